@@ -1,0 +1,81 @@
+"""The command line. One module per command; each registers itself on ``app``.
+
+Exit codes (also in README and --help): 0 nothing at or above the threshold; 1 findings at or
+above --fail-on; 2 --fail-on-unknown and a host unknown/unreachable; 64 usage error;
+69 signature set older than --max-signature-age; 75 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from nscheck import __version__
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_UNKNOWN = 2
+EXIT_USAGE = 64
+EXIT_SIGNATURES_STALE = 69
+EXIT_LOCKED = 75
+
+app = typer.Typer(
+    name="nscheck",
+    help=__doc__.split("\n")[0] if __doc__ else None,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nscheck {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """nscheck: find vulnerable and compromised Citrix NetScaler ADC / Gateway appliances.
+
+    Exit codes: 0 clean (nothing at or above --fail-on), 1 findings at or above --fail-on,
+    2 unknown/unreachable hosts with --fail-on-unknown, 64 usage error, 69 signatures older
+    than --max-signature-age, 75 another run holds --lock.
+    """
+
+
+def _register() -> None:
+    # Imported for their side effect of adding commands to ``app``.
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point. Click's usage errors exit 2, which we reserve for "unknown hosts", so usage
+    errors are mapped to 64 (EX_USAGE) here."""
+    import click
+
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except click.exceptions.UsageError as e:
+        e.show(file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,410 @@
+"""The result model every stage exchanges and every report renders.
+
+Stages pass these frozen dataclasses, never dicts or HTTP responses. ``to_dict`` gives the
+documented JSON contract (``nscheck.host/1`` for scans, ``nscheck.triage/1`` for triage); the
+report formats and the state store all start from these objects (or from that JSON, via
+``HostResult.from_dict``, when re-rendering saved results).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+HOST_SCHEMA = "nscheck.host/1"
+TRIAGE_SCHEMA = "nscheck.triage/1"
+
+
+class Verdict(StrEnum):
+    VULNERABLE = "vulnerable"
+    NOT_VULNERABLE = "not_vulnerable"
+    UNKNOWN = "unknown"
+
+
+class Precondition(StrEnum):
+    MET = "met"
+    NOT_MET = "not_met"
+    UNKNOWN = "unknown"
+
+
+class HostStatus(StrEnum):
+    OK = "ok"
+    UNREACHABLE = "unreachable"
+    ERROR = "error"
+
+
+class Confidence(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}[self.value]
+
+    @classmethod
+    def from_cvss(cls, score: float | None) -> Severity:
+        # CVSS v3/v4 qualitative bands; unknown score is treated as high so it is not hidden.
+        if score is None:
+            return cls.HIGH
+        if score >= 9.0:
+            return cls.CRITICAL
+        if score >= 7.0:
+            return cls.HIGH
+        if score >= 4.0:
+            return cls.MEDIUM
+        if score > 0:
+            return cls.LOW
+        return cls.INFO
+
+
+class HostVerdict(StrEnum):
+    """The one-word answer per host (Principle 2: these are different answers)."""
+
+    VULNERABLE = "vulnerable"
+    NOT_VULNERABLE = "not_vulnerable"
+    UNKNOWN = "unknown"
+    UNREACHABLE = "unreachable"
+    NOT_NETSCALER = "not_netscaler"
+    COMPROMISED = "compromised"  # an indicator of compromise was found
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observation that supports a conclusion: which method, what it saw, where."""
+
+    method: str
+    detail: str
+    url: str | None = None
+    confidence: Confidence = Confidence.MEDIUM
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "detail": self.detail, "url": self.url, "confidence": self.confidence.value}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Evidence:
+        return cls(d["method"], d.get("detail", ""), d.get("url"), Confidence(d.get("confidence", "medium")))
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    subject: str
+    issuer: str
+    sans: tuple[str, ...] = ()
+    not_after: str | None = None
+    sha256: str | None = None
+    default_netscaler: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "sans": list(self.sans),
+            "not_after": self.not_after,
+            "sha256": self.sha256,
+            "default_netscaler": self.default_netscaler,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Certificate:
+        return cls(
+            d.get("subject", ""), d.get("issuer", ""), tuple(d.get("sans") or ()), d.get("not_after"),
+            d.get("sha256"), bool(d.get("default_netscaler")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    is_netscaler: bool | None
+    roles: tuple[str, ...] = ()
+    confidence: Confidence = Confidence.LOW
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "is_netscaler": self.is_netscaler,
+            "roles": list(self.roles),
+            "confidence": self.confidence.value,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ProductInfo:
+        return cls(
+            d.get("is_netscaler"), tuple(d.get("roles") or ()), Confidence(d.get("confidence", "low")),
+            tuple(Evidence.from_dict(e) for e in d.get("evidence") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BuildInfo:
+    """What is known of the running build: exact, or a candidate set."""
+
+    release: str | None
+    build: str | None  # exact build number ("43.50") or None when only candidates are known
+    edition: str | None  # "standard" | "fips" | "ndcpp" | None (unknown / several)
+    exact: bool
+    candidates: tuple[str, ...]  # "14.1-43.50" or "13.1-37.241 FIPS"
+    methods: tuple[Evidence, ...] = ()
+    confidence: Confidence = Confidence.MEDIUM
+    conflict: str | None = None  # methods that disagree, said plainly
+    floor: str | None = None  # "at least" build when only a floor is known
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.release,
+            "build": self.build,
+            "edition": self.edition,
+            "exact": self.exact,
+            "candidates": list(self.candidates),
+            "methods": [m.to_dict() for m in self.methods],
+            "confidence": self.confidence.value,
+            "conflict": self.conflict,
+            "floor": self.floor,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BuildInfo:
+        return cls(
+            d.get("release"), d.get("build"), d.get("edition"), bool(d.get("exact")),
+            tuple(d.get("candidates") or ()), tuple(Evidence.from_dict(e) for e in d.get("methods") or ()),
+            Confidence(d.get("confidence", "medium")), d.get("conflict"), d.get("floor"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoryResult:
+    """The verdict of one bulletin for one host."""
+
+    id: str  # CTX id
+    cves: tuple[str, ...]
+    verdict: Verdict
+    build_affected: bool | None
+    precondition: Precondition
+    fixed_in: str | None  # first fixed build on this host's train, None when no fix / not applicable
+    reason: str
+    title: str = ""
+    eol: bool = False
+    cvss: float | None = None  # highest CVSS of the bulletin's CVEs
+    severity: Severity = Severity.HIGH
+    kev: bool = False
+    exploited: bool = False
+    published: str | None = None
+    actions: tuple[str, ...] = ()
+    unconfirmed: tuple[str, ...] = ()
+    cve_details: tuple[dict[str, Any], ...] = ()  # [{"id","cvss","type","kev_added","precondition"}]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "cves": list(self.cves),
+            "verdict": self.verdict.value,
+            "build_affected": self.build_affected,
+            "precondition": self.precondition.value,
+            "fixed_in": self.fixed_in,
+            "eol": self.eol,
+            "reason": self.reason,
+            "cvss": self.cvss,
+            "severity": self.severity.value,
+            "kev": self.kev,
+            "exploited": self.exploited,
+            "published": self.published,
+            "actions": list(self.actions),
+            "unconfirmed": list(self.unconfirmed),
+            "cve_details": [dict(c) for c in self.cve_details],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AdvisoryResult:
+        return cls(
+            id=d["id"], cves=tuple(d.get("cves") or ()), verdict=Verdict(d["verdict"]),
+            build_affected=d.get("build_affected"), precondition=Precondition(d.get("precondition", "unknown")),
+            fixed_in=d.get("fixed_in"), reason=d.get("reason", ""), title=d.get("title", ""),
+            eol=bool(d.get("eol")), cvss=d.get("cvss"), severity=Severity(d.get("severity", "high")),
+            kev=bool(d.get("kev")), exploited=bool(d.get("exploited")), published=d.get("published"),
+            actions=tuple(d.get("actions") or ()), unconfirmed=tuple(d.get("unconfirmed") or ()),
+            cve_details=tuple(d.get("cve_details") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """An indicator-of-compromise hit, remote (url) or offline (path inside the appliance)."""
+
+    id: str  # rule id
+    title: str
+    severity: Severity
+    confidence: Confidence
+    evidence: str  # trimmed, escaped snippet / reason
+    check: str = ""  # family, e.g. "webshell", "portal_exfil"
+    url: str | None = None
+    path: str | None = None
+    line: int | None = None
+    file: dict[str, Any] | None = None  # {"size", "mtime", "sha256", ...} for triage hits
+    references: tuple[str, ...] = ()
+    advice: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "check": self.check,
+            "severity": self.severity.value,
+            "confidence": self.confidence.value,
+            "url": self.url,
+            "path": self.path,
+            "line": self.line,
+            "evidence": self.evidence,
+            "file": dict(self.file) if self.file is not None else None,
+            "references": list(self.references),
+            "advice": self.advice,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Indicator:
+        return cls(
+            id=d["id"], title=d.get("title", ""), severity=Severity(d.get("severity", "high")),
+            confidence=Confidence(d.get("confidence", "medium")), evidence=d.get("evidence", ""),
+            check=d.get("check", ""), url=d.get("url"), path=d.get("path"), line=d.get("line"),
+            file=d.get("file"), references=tuple(d.get("references") or ()), advice=d.get("advice", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Remediation:
+    """What to do: the minimum upgrade that closes every open bulletin on the host's train."""
+
+    upgrade_to: str | None  # e.g. "14.1-47.48"; None when nothing open or no fix on the train
+    move_train: bool = False  # EOL train: move to a supported train
+    summary: str = ""
+    actions: tuple[str, ...] = ()  # vendor post-patch actions of the open bulletins
+    check_compromise: bool = False  # vulnerable to a bulletin exploited in the wild
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "upgrade_to": self.upgrade_to,
+            "move_train": self.move_train,
+            "summary": self.summary,
+            "actions": list(self.actions),
+            "check_compromise": self.check_compromise,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Remediation:
+        return cls(
+            d.get("upgrade_to"), bool(d.get("move_train")), d.get("summary", ""),
+            tuple(d.get("actions") or ()), bool(d.get("check_compromise")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An explicit 'not done, and why' instead of silence (a check, a method, a path)."""
+
+    what: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Skipped:
+        return cls(d["what"], d.get("reason", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class HostResult:
+    """One target's complete result. ``kind`` is "scan" or "triage"."""
+
+    target: str
+    status: HostStatus
+    url: str | None = None
+    error: str | None = None
+    product: ProductInfo = field(default_factory=lambda: ProductInfo(None))
+    build: BuildInfo | None = None
+    advisories: tuple[AdvisoryResult, ...] = ()
+    indicators: tuple[Indicator, ...] = ()
+    remediation: Remediation | None = None
+    certificate: Certificate | None = None
+    requests_sent: int = 0
+    duration_ms: int = 0
+    skipped: tuple[Skipped, ...] = ()
+    kind: str = "scan"
+    coverage: dict[str, Any] | None = None  # triage: what was and was not looked at
+    started: str | None = None  # ISO-8601 UTC
+    extra: dict[str, Any] = field(default_factory=dict)  # state transitions, suppression marks, ...
+
+    @property
+    def verdict(self) -> HostVerdict:
+        if self.indicators:
+            return HostVerdict.COMPROMISED
+        if self.status is not HostStatus.OK:
+            return HostVerdict.UNREACHABLE if self.status is HostStatus.UNREACHABLE else HostVerdict.UNKNOWN
+        if self.kind == "scan" and self.product.is_netscaler is False:
+            return HostVerdict.NOT_NETSCALER
+        if any(a.verdict is Verdict.VULNERABLE for a in self.advisories):
+            return HostVerdict.VULNERABLE
+        if self.kind == "triage" and not self.advisories:
+            return HostVerdict.NOT_VULNERABLE if self.coverage is not None else HostVerdict.UNKNOWN
+        if not self.advisories or any(a.verdict is Verdict.UNKNOWN for a in self.advisories):
+            return HostVerdict.UNKNOWN
+        return HostVerdict.NOT_VULNERABLE
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "schema": TRIAGE_SCHEMA if self.kind == "triage" else HOST_SCHEMA,
+            "kind": self.kind,
+            "target": self.target,
+            "url": self.url,
+            "status": self.status.value,
+            "error": self.error,
+            "verdict": self.verdict.value,
+            "product": self.product.to_dict(),
+            "build": self.build.to_dict() if self.build else None,
+            "advisories": [a.to_dict() for a in self.advisories],
+            "indicators": [i.to_dict() for i in self.indicators],
+            "remediation": self.remediation.to_dict() if self.remediation else None,
+            "certificate": self.certificate.to_dict() if self.certificate else None,
+            "requests_sent": self.requests_sent,
+            "duration_ms": self.duration_ms,
+            "skipped": [s.to_dict() for s in self.skipped],
+            "started": self.started,
+        }
+        if self.kind == "triage":
+            d["source"] = self.target
+            d["coverage"] = self.coverage or {}
+        if self.extra:
+            d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HostResult:
+        return cls(
+            target=d.get("target") or d.get("source") or "",
+            status=HostStatus(d.get("status", "ok")),
+            url=d.get("url"),
+            error=d.get("error"),
+            product=ProductInfo.from_dict(d["product"]) if d.get("product") else ProductInfo(None),
+            build=BuildInfo.from_dict(d["build"]) if d.get("build") else None,
+            advisories=tuple(AdvisoryResult.from_dict(a) for a in d.get("advisories") or ()),
+            indicators=tuple(Indicator.from_dict(i) for i in d.get("indicators") or ()),
+            remediation=Remediation.from_dict(d["remediation"]) if d.get("remediation") else None,
+            certificate=Certificate.from_dict(d["certificate"]) if d.get("certificate") else None,
+            requests_sent=int(d.get("requests_sent") or 0),
+            duration_ms=int(d.get("duration_ms") or 0),
+            skipped=tuple(Skipped.from_dict(s) for s in d.get("skipped") or ()),
+            kind=d.get("kind", "triage" if d.get("schema") == TRIAGE_SCHEMA else "scan"),
+            coverage=d.get("coverage"),
+            started=d.get("started"),
+            extra=dict(d.get("extra") or {}),
+        )

@@ -22,7 +22,6 @@ EXIT_LOCKED = 75
 
 app = typer.Typer(
     name="nscheck",
-    help=__doc__.split("\n")[0] if __doc__ else None,
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -65,7 +64,10 @@ _register()
 def main(argv: list[str] | None = None) -> None:
     """Entry point. Click's usage errors exit 2, which we reserve for "unknown hosts", so usage
     errors are mapped to 64 (EX_USAGE) here."""
-    import click
+    try:
+        import click
+    except ImportError:  # typer >= 0.2x vendors click privately
+        from typer import _click as click  # type: ignore[no-redef]
 
     try:
         rv = app(args=argv, standalone_mode=False)

@@ -408,3 +408,80 @@ class HostResult:
             started=d.get("started"),
             extra=dict(d.get("extra") or {}),
         )
+
+
+# -- findings: the flattened view that SIEM output, CSV and the state store share ------------
+
+
+class FindingKind(StrEnum):
+    ADVISORY = "advisory"  # a bulletin that is vulnerable or unknown on this host
+    INDICATOR = "indicator"  # an indicator of compromise hit
+    ASSESSMENT = "assessment"  # e.g. compromise-assessment-required (state stage)
+
+
+def host_key(result: HostResult) -> str:
+    """A stable identity for a host across runs: the URL's host:port when known, else the target."""
+    from urllib.parse import urlsplit
+
+    if result.url:
+        parts = urlsplit(result.url)
+        if parts.hostname:
+            host = parts.hostname.lower()
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            if ":" in host:
+                host = f"[{host}]"
+            return f"{host}:{port}"
+    return result.target.strip().lower()
+
+
+def finding_id(key: str, kind: FindingKind | str, rule_id: str) -> str:
+    """Stable across runs: no time, no build, no verdict in it (only who, what kind, which rule)."""
+    import hashlib
+
+    raw = f"{key}|{FindingKind(kind).value}|{rule_id}".encode()
+    return "nsf-" + hashlib.sha256(raw).hexdigest()[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    id: str  # finding_id(...)
+    kind: FindingKind
+    rule_id: str  # CTX id, indicator rule id, or assessment id
+    host: str  # host_key
+    target: str
+    title: str
+    severity: Severity
+    status: str  # advisory verdict ("vulnerable"/"unknown") or "hit" for indicators
+    cves: tuple[str, ...] = ()
+    confidence: Confidence | None = None
+    advisory: AdvisoryResult | None = None
+    indicator: Indicator | None = None
+    suppressed: bool = False
+    transition: str | None = None  # new / unchanged / resolved / regressed (state stage)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def findings_of(result: HostResult) -> list[Finding]:
+    """Every finding of one host: bulletins that are vulnerable or unknown, and indicator hits."""
+    key = host_key(result)
+    out: list[Finding] = []
+    for a in result.advisories:
+        if a.verdict is Verdict.NOT_VULNERABLE:
+            continue
+        out.append(
+            Finding(
+                id=finding_id(key, FindingKind.ADVISORY, a.id), kind=FindingKind.ADVISORY, rule_id=a.id,
+                host=key, target=result.target, title=a.title or a.id, severity=a.severity,
+                status=a.verdict.value, cves=a.cves, advisory=a,
+            )
+        )
+    for i in result.indicators:
+        rid = i.id if not (i.url or i.path) else f"{i.id}@{i.path or i.url}"
+        out.append(
+            Finding(
+                id=finding_id(key, FindingKind.INDICATOR, rid), kind=FindingKind.INDICATOR, rule_id=i.id,
+                host=key, target=result.target, title=i.title, severity=i.severity, status="hit",
+                confidence=i.confidence, indicator=i,
+            )
+        )
+    return out

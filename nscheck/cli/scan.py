@@ -1,0 +1,122 @@
+"""``nscheck scan``: the flags, turned into ScanOptions and handed to the runner."""
+
+from __future__ import annotations
+
+import typer
+
+from nscheck.cli import app
+from nscheck.options import DEFAULT_USER_AGENT, ScanOptions
+
+_FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
+_FORMATS = ("table", "json", "jsonl", "md", "csv")
+
+
+@app.command(
+    "scan",
+    epilog=(
+        "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on; "
+        "2 with --fail-on-unknown when a host is unknown or unreachable; 64 usage error; "
+        "69 signatures older than --max-signature-age days; 75 another run holds --lock."
+    ),
+)
+def scan_cmd(
+    ctx: typer.Context,
+    targets: list[str] = typer.Argument(
+        None, help="Hosts, IPs, [IPv6]:port, host:port, URLs or CIDRs; '-' reads stdin. "
+        "With no targets at all, scans the built-in demo lab."
+    ),
+    input_files: list[str] = typer.Option(None, "-i", "--input", help="File with one target per line ('#' comments); '-' for stdin."),
+    exclude: list[str] = typer.Option(None, "--exclude", help="IP, CIDR or name never to contact (repeatable)."),
+    exclude_files: list[str] = typer.Option(None, "--exclude-file", help="File of exclusions, one per line."),
+    force_large: bool = typer.Option(False, "--force", help="Allow CIDRs larger than --max-expand addresses."),
+    max_expand: int = typer.Option(65536, "--max-expand", help="Largest CIDR expanded without --force."),
+    shard: str = typer.Option(None, "--shard", help="K/N: scan only the K-th of N deterministic, balanced slices."),
+    concurrency: int = typer.Option(100, "-c", "--concurrency", min=1, help="Hosts scanned at once."),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Connect and read timeout per request, seconds."),
+    host_deadline: float = typer.Option(30.0, "--host-deadline", min=0.5, help="Time budget per host, seconds."),
+    retries: int = typer.Option(1, "--retries", min=0, help="Retries with backoff on connect errors only."),
+    proxy: str = typer.Option(None, "--proxy", help="Proxy URL for all traffic (http://, socks5:// needs httpx[socks])."),
+    headers: list[str] = typer.Option(None, "-H", "--header", help="Extra header 'Name: value' (repeatable)."),
+    user_agent: str = typer.Option(DEFAULT_USER_AGENT, "--user-agent", help="User-Agent header."),
+    verify: bool = typer.Option(False, "--verify", help="Verify TLS certificates (off by default: appliances are self-signed)."),
+    ca_file: str = typer.Option(None, "--ca", help="CA bundle for --verify (implies --verify)."),
+    max_body_bytes: int = typer.Option(1_000_000, "--max-body", help="Byte cap per response body."),
+    request_budget: int = typer.Option(40, "--request-budget", min=1, help="Most requests sent to one host."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the exact requests per target and send nothing."),
+    no_indicators: bool = typer.Option(False, "--no-indicators", help="Skip remote indicator-of-compromise checks."),
+    indicators_only: bool = typer.Option(False, "--indicators-only", help="Only run indicator checks (on hosts detected as NetScaler)."),
+    allow_origins: list[str] = typer.Option(None, "--allow-origin", help="Extra origin allowed in login pages (repeatable)."),
+    allow_origin_files: list[str] = typer.Option(None, "--allow-origin-file", help="File of allowed origins, one per line."),
+    signatures: str = typer.Option(None, "--signatures", help="Use another signature set directory."),
+    fmt: str = typer.Option("table", "-f", "--format", help="Output on stdout: " + "|".join(_FORMATS)),
+    output_dir: str = typer.Option(None, "-o", "--output-dir", help="Write <host>.json and <host>.md per target here."),
+    jsonl: str = typer.Option(None, "--jsonl", help="ECS JSON Lines for SIEM ('-' for stdout)."),
+    csv: str = typer.Option(None, "--csv", help="CSV, one row per host x bulletin."),
+    html: str = typer.Option(None, "--html", help="Self-contained fleet overview page."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only transitions and errors (for cron)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on findings at or above: " + "|".join(_FAIL_ON)),
+    fail_on_unknown: bool = typer.Option(False, "--fail-on-unknown", help="Exit 2 when a host is unknown or unreachable."),
+    max_signature_age: int = typer.Option(None, "--max-signature-age", help="Exit 69 when the signature set is older (days)."),
+    state: str = typer.Option(None, "--state", help="SQLite state database: remembers hosts and findings between runs."),
+    lock: str = typer.Option(None, "--lock", help="Exclusive lock file; a second run exits 75."),
+    suppressions: str = typer.Option(None, "--suppressions", help="YAML file of suppressed findings."),
+    config: str = typer.Option(None, "--config", help="TOML file with the same keys as these flags (flags win)."),
+    grace_period: float = typer.Option(10.0, "--grace-period", help="Seconds in-flight hosts get after SIGTERM/SIGINT."),
+) -> None:
+    """Scan NetScaler appliances over HTTP(S), safely (GET/HEAD only): product, role, build,
+    bulletins that hit it, and remote indicators of compromise."""
+    if fmt not in _FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}", param_hint="--format")
+    if fail_on not in _FAIL_ON:
+        raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
+    opts = ScanOptions(
+        targets=tuple(targets or ()),
+        input_files=tuple(input_files or ()),
+        exclude=tuple(exclude or ()),
+        exclude_files=tuple(exclude_files or ()),
+        force_large=force_large,
+        max_expand=max_expand,
+        shard=shard,
+        concurrency=concurrency,
+        timeout=timeout,
+        host_deadline=host_deadline,
+        retries=retries,
+        proxy=proxy,
+        headers=tuple(headers or ()),
+        user_agent=user_agent,
+        verify=verify or bool(ca_file),
+        ca_file=ca_file,
+        max_body_bytes=max_body_bytes,
+        request_budget=request_budget,
+        dry_run=dry_run,
+        indicators=not no_indicators,
+        indicators_only=indicators_only,
+        allow_origins=tuple(allow_origins or ()),
+        allow_origin_files=tuple(allow_origin_files or ()),
+        signatures=signatures,
+        format=fmt,
+        output_dir=output_dir,
+        jsonl=jsonl,
+        csv=csv,
+        html=html,
+        quiet=quiet,
+        no_progress=no_progress,
+        fail_on=fail_on,
+        fail_on_unknown=fail_on_unknown,
+        max_signature_age=max_signature_age,
+        state=state,
+        lock=lock,
+        suppressions=suppressions,
+        config=config,
+        grace_period=grace_period,
+    )
+    if config:
+        # Config values fill in only what was not given on the command line.
+        from nscheck.config import apply_config
+
+        opts = apply_config(opts, config, ctx)
+
+    from nscheck.runner import run
+
+    raise typer.Exit(run(opts))

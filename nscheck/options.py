@@ -1,0 +1,78 @@
+"""Every knob of ``nscheck scan`` in one typed object.
+
+The CLI fills it from flags (and ``--config FILE``); the runner, the report sinks, the indicator
+checks and the state store read it. Keeping it in one place is what lets a cron line, a config
+file and a test set the same things the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from nscheck import __version__
+
+DEFAULT_USER_AGENT = f"nscheck/{__version__} (+safe NetScaler exposure check; GET/HEAD only)"
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    # targets
+    targets: tuple[str, ...] = ()
+    input_files: tuple[str, ...] = ()  # -i/--input, "-" for stdin
+    exclude: tuple[str, ...] = ()
+    exclude_files: tuple[str, ...] = ()
+    force_large: bool = False  # allow CIDRs bigger than max_expand
+    max_expand: int = 65536
+    shard: str | None = None  # "K/N"
+    # probing
+    concurrency: int = 100
+    timeout: float = 5.0  # connect and read timeout, seconds
+    host_deadline: float = 30.0  # whole-host budget, seconds
+    retries: int = 1  # connect errors only
+    proxy: str | None = None
+    headers: tuple[str, ...] = ()  # "Name: value"
+    user_agent: str = DEFAULT_USER_AGENT
+    verify: bool = False
+    ca_file: str | None = None
+    max_body_bytes: int = 1_000_000
+    request_budget: int = 40  # max requests per host, all checks included
+    max_redirects: int = 3
+    dry_run: bool = False
+    # checks
+    indicators: bool = True  # --no-indicators switches remote IoC checks off
+    indicators_only: bool = False
+    allow_origins: tuple[str, ...] = ()
+    allow_origin_files: tuple[str, ...] = ()
+    signatures: str | None = None
+    # output
+    format: str = "table"  # table | json | jsonl | md | csv
+    output_dir: str | None = None
+    jsonl: str | None = None  # "-" for stdout
+    csv: str | None = None
+    html: str | None = None
+    quiet: bool = False
+    no_progress: bool = False
+    fail_on: str = "high"  # critical|high|medium|low|any|none
+    fail_on_unknown: bool = False
+    max_signature_age: int | None = None  # days
+    # scheduled runs
+    state: str | None = None
+    lock: str | None = None
+    suppressions: str | None = None
+    config: str | None = None
+    grace_period: float = 10.0  # seconds in-flight hosts get after SIGTERM/SIGINT
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def with_(self, **changes: object) -> ScanOptions:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @property
+    def signatures_path(self) -> Path:
+        from nscheck.paths import signatures_dir
+
+        return signatures_dir(self.signatures)

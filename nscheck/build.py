@@ -168,12 +168,10 @@ def parse_build(text: str, edition: Edition | str | None = None) -> Build:
         elif isinstance(edition, str) and edition:
             ed = parse_edition(edition)
         else:
-            ed = None
-            rest = s[m.end():]
-            for rx, e in _EDITION_WORDS:
-                if rx.search(rest) or rx.search(s[: m.start()]):
-                    ed = e
-                    break
+            # "FIPS and NDcPP" (as CNA records write it) names both: leave it to the candidates.
+            around = s[: m.start()] + " " + s[m.end():]
+            named = [e for rx, e in _EDITION_WORDS if rx.search(around)]
+            ed = named[0] if len(named) == 1 else None
         return Build(b.release, b.major, b.minor, ed)
     raise BuildError(
         f"{s[:80]!r} is not a NetScaler build: expected forms like 14.1-47.46, 14.1.47.46, "

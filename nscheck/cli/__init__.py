@@ -74,10 +74,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.UsageError as e:
         e.show(file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         sys.exit(e.exit_code)
+    except BrokenPipeError:
+        # `nscheck ... | head`: the reader left; that is not an error of ours.
+        sys.stderr.close()
+        sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)

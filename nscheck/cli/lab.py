@@ -1,0 +1,167 @@
+"""``nscheck lab`` (serve simulated appliances on loopback) and ``nscheck demo`` (scan them)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import typer
+
+from nscheck.cli import EXIT_OK, EXIT_USAGE, app
+
+_PRESETS = ("demo", "full", "indicators")
+
+
+def _describe(p: object) -> str:
+    from nscheck.lab import Profile
+
+    assert isinstance(p, Profile)
+    if p.kind == "fault":
+        return f"fault:{p.fault}"
+    bits = [p.kind]
+    if p.build:
+        bits.append(p.build + (f" {p.edition.upper()}" if p.edition and p.edition != "standard" else ""))
+    if p.roles:
+        bits.append("+".join(p.roles))
+    flags = [k for k in ("compromised", "customised", "regzip", "theme_fonts") if p.opt(k)]
+    if p.opt("rdx", "auto") != "auto":
+        flags.append(f"rdx={p.opt('rdx')}")
+    if flags:
+        bits.append("(" + ", ".join(flags) + ")")
+    return " ".join(bits)
+
+
+def _start(preset: str, hosts: int | None, bind: str, latency_ms: float, tls: bool, spread: bool,
+           refused_share: float, silent_share: float):  # type: ignore[no-untyped-def]
+    from nscheck.lab import LabError, check_loopback, many_hosts, start_lab
+
+    try:
+        check_loopback(bind)
+        if hosts:
+            profiles = many_hosts(hosts, refused_share=refused_share, silent_share=silent_share, spread=spread)
+            return start_lab(profiles, host=bind, latency_ms=latency_ms, tls=tls)
+        return start_lab(preset, host=bind, latency_ms=latency_ms, tls=tls)
+    except (LabError, ValueError, OSError) as e:
+        typer.echo(f"nscheck: {e}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+@app.command("lab")
+def lab_cmd(
+    preset: str = typer.Option("demo", "--preset", help="Fleet to simulate: " + "|".join(_PRESETS)),
+    hosts: int = typer.Option(None, "--hosts", min=1, help="Many-hosts mode: N appliances of mixed builds (benchmarks)."),
+    refused_share: float = typer.Option(0.1, "--refused-share", min=0.0, max=1.0, help="Many-hosts: share of refused ports."),
+    silent_share: float = typer.Option(0.05, "--silent-share", min=0.0, max=1.0,
+                                       help="Many-hosts: share that accept and never answer."),
+    spread: bool = typer.Option(False, "--spread", help="Many-hosts: spread hosts over 127.0.0.2-251."),
+    latency_ms: float = typer.Option(0.0, "--latency-ms", min=0.0, help="Delay before every response, ms."),
+    write_targets: str = typer.Option(None, "--write-targets", help="Write the target URLs to FILE (for scan -i)."),
+    bind: str = typer.Option("127.0.0.1", "--bind", help="Loopback address to bind (127.0.0.0/8 or ::1 only)."),
+    no_tls: bool = typer.Option(False, "--no-tls", help="Serve plain HTTP instead of HTTPS."),
+    duration: float = typer.Option(None, "--duration", min=0.0, help="Stop after this many seconds (default: until Ctrl-C)."),
+) -> None:
+    """Run simulated NetScaler appliances (and look-alikes and broken hosts) on loopback until
+    Ctrl-C or SIGTERM. Each host has its own port and a default-looking appliance certificate."""
+    if preset not in _PRESETS:
+        raise typer.BadParameter(f"--preset must be one of {', '.join(_PRESETS)}", param_hint="--preset")
+    lab = _start(preset, hosts, bind, latency_ms, not no_tls, spread, refused_share, silent_share)
+    stop = threading.Event()
+    old = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        if write_targets:
+            lines = [f"# nscheck lab ({'--hosts ' + str(hosts) if hosts else preset}), started "
+                     f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"]
+            lines += [t.url for t in lab.targets]
+            Path(write_targets).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        width = max(len(t.name) for t in lab.targets)
+        if not hosts or hosts <= 200:
+            for t in lab.targets:
+                typer.echo(f"{t.name:<{width}}  {t.url:<26}  {_describe(t.profile)}")
+        typer.echo(f"nscheck lab: {len(lab.targets)} hosts on {bind}"
+                   + (f"; targets written to {write_targets}" if write_targets else "")
+                   + "; Ctrl-C to stop", err=True)
+        deadline = None if duration is None else time.monotonic() + duration
+        while not stop.wait(0.2):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lab.stop()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, old)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("demo")
+def demo_cmd(
+    fmt: str = typer.Option("table", "-f", "--format", help="table|json"),
+    latency_ms: float = typer.Option(0.0, "--latency-ms", min=0.0, help="Delay before every lab response, ms."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Compare the scan with what the lab simulates."),
+) -> None:
+    """Start a small mixed lab on loopback (14.1/13.1 builds from before and after the 2025
+    fixes, a 2026 build that only a floor can describe, FIPS, AAA, a management GUI, a
+    non-NetScaler and an unreachable host), scan it, show the result and stop."""
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter("--format must be table or json", param_hint="--format")
+    from nscheck.options import ScanOptions
+
+    try:
+        from nscheck.runner import scan_hosts
+    except ImportError as e:
+        typer.echo(f"nscheck: the scanner is not available: {e}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    from nscheck.lab.check import disagreements
+
+    lab = _start("demo", None, "127.0.0.1", latency_ms, True, False, 0.0, 0.0)
+    try:
+        if fmt == "table":
+            typer.echo(f"nscheck demo: scanning {len(lab.targets)} simulated hosts on loopback", err=True)
+        opts = ScanOptions(targets=tuple(lab.target_urls), format=fmt, no_progress=True, timeout=3.0,
+                           host_deadline=15.0, concurrency=16)
+        results = scan_hosts(lab.target_urls, opts)
+    finally:
+        lab.stop()
+    by_url = {t.url: t for t in lab.targets}
+    if fmt == "json":
+        sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=2, default=str) + "\n")
+    else:
+        _render(results, by_url)
+    if check:
+        bad = []
+        for r in results:
+            t = by_url.get(r.url or "") or by_url.get(r.target)
+            if t is not None:
+                bad += [f"{t.name}: {d}" for d in disagreements(t, r)]
+        if bad:
+            typer.echo("lab check: the scan differs from what the lab simulates:", err=True)
+            for line in bad:
+                typer.echo(f"  {line}", err=True)
+        else:
+            typer.echo(f"lab check: all {len(results)} results agree with what the lab simulates", err=True)
+    raise typer.Exit(EXIT_OK)
+
+
+def _render(results, by_url) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    console = Console()
+    names = {u: t.name for u, t in by_url.items()}
+    try:
+        from nscheck.report import render_table  # type: ignore[attr-defined]
+    except ImportError:
+        render_table = None
+    if render_table is not None:
+        render_table(results, console)
+    else:
+        from nscheck.runner import _render_table
+
+        _render_table(results)
+    console.print("lab hosts: " + ", ".join(f"{names.get(r.url or r.target, r.target)}={r.url or r.target}"
+                                            for r in results), highlight=False, soft_wrap=True)

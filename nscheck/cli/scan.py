@@ -16,7 +16,8 @@ _FORMATS = ("table", "json", "jsonl", "md", "csv")
     epilog=(
         "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on; "
         "2 with --fail-on-unknown when a host is unknown or unreachable; 64 usage error; "
-        "69 signatures older than --max-signature-age days; 75 another run holds --lock."
+        "69 signatures older than --max-signature-age days; 75 another run holds --lock; "
+        "130/143 stopped by SIGINT/SIGTERM (finished hosts kept, run marked partial)."
     ),
 )
 def scan_cmd(
@@ -42,6 +43,7 @@ def scan_cmd(
     ca_file: str = typer.Option(None, "--ca", help="CA bundle for --verify (implies --verify)."),
     max_body_bytes: int = typer.Option(1_000_000, "--max-body", help="Byte cap per response body."),
     request_budget: int = typer.Option(40, "--request-budget", min=1, help="Most requests sent to one host."),
+    max_redirects: int = typer.Option(3, "--max-redirects", min=0, help="Same-host redirects followed per request (off-host ones never are)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the exact requests per target and send nothing."),
     no_indicators: bool = typer.Option(False, "--no-indicators", help="Skip remote indicator-of-compromise checks."),
     indicators_only: bool = typer.Option(False, "--indicators-only", help="Only run indicator checks (on hosts detected as NetScaler)."),
@@ -89,6 +91,7 @@ def scan_cmd(
         ca_file=ca_file,
         max_body_bytes=max_body_bytes,
         request_budget=request_budget,
+        max_redirects=max_redirects,
         dry_run=dry_run,
         indicators=not no_indicators,
         indicators_only=indicators_only,

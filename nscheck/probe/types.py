@@ -23,6 +23,12 @@ class HttpResponse:
     error: str | None = None  # "timeout", "connect refused", "redirect off-host to ...", ...
     elapsed_ms: int = 0
     redirects: tuple[str, ...] = field(default_factory=tuple)  # URLs followed
+    # Optional additions (scan engine): error class for host status decisions
+    # ("dns" | "connect" | "connect_timeout" | "tls" | "read_timeout" | "protocol" | "reset" |
+    # "deadline" | "budget" | "redirect" | "decode"), and what the fetcher did to the body
+    # (e.g. "stripped outer Content-Encoding: gzip").
+    error_kind: str | None = None
+    notes: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         n = name.lower()

@@ -1,0 +1,326 @@
+"""Run the fingerprint ladder on one host and combine what the methods say.
+
+Ladder: product pages (/, a random path, the Gateway/AAA login pages) -> product decision ->
+(not NetScaler: stop) -> rdx_en.json.gz stamp -> ?v= hashes and Last-Modified (free, from the
+pages already fetched) -> if the build is still not exact with high confidence: EPA plug-in
+list and the nsepa.deb size. A title without corroboration asks for the favicon.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from nscheck.build import Build, edition_candidates
+from nscheck.fingerprint.methods import (
+    METHODS,
+    METHODS_BY_NAME,
+    PRODUCT_PAGES,
+    BuildClaim,
+    Method,
+    Observations,
+    Outcome,
+    Req,
+    Signal,
+)
+from nscheck.model import BuildInfo, Confidence, Evidence, Precondition, ProductInfo, Skipped
+from nscheck.probe.types import Fetcher, HttpResponse
+from nscheck.signatures.fingerprints import FingerprintTables
+
+__all__ = ["Fingerprint", "combine_build", "decide_product", "fingerprint_host", "plan_requests"]
+
+ROLE_FACTS = ("gateway", "aaa", "management")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    product: ProductInfo
+    build: BuildInfo | None
+    facts: dict[str, Precondition]
+    pages: tuple[HttpResponse, ...]  # every response seen, in order (root, random path, login pages, ...)
+    skipped: tuple[Skipped, ...] = ()
+    bound: str = ""  # "" closed candidate set | "floor" newer unlisted builds possible | "dated" guessed from a date
+    builds: tuple[Build, ...] = ()  # what to hand to the assessment engine
+    evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+
+
+def plan_requests(token: str = "{random}") -> list[Req]:
+    """Every request the ladder may send, in order (for --dry-run)."""
+    out: list[Req] = []
+    seen: set[str] = set()
+    for m in METHODS:
+        for r in m.requests:
+            if r.key not in seen:
+                seen.add(r.key)
+                out.append(Req(r.key, r.path.replace("{random}", token), r.raw, r.byte_range, r.max_bytes, r.follow, r.method))
+    return out
+
+
+def random_path_token() -> str:
+    return f"nscheck-{secrets.token_hex(6)}.html"
+
+
+class _Ladder:
+    def __init__(self, fetcher: Fetcher, tables: FingerprintTables, token: str):
+        self.fetcher = fetcher
+        self.tables = tables
+        self.token = token
+        self.obs = Observations()
+        self.outcomes: list[Outcome] = []
+        self.skipped: list[Skipped] = []
+
+    async def fetch(self, reqs: Sequence[Req]) -> None:
+        for rq in reqs:
+            if rq.key in self.obs.responses:
+                continue
+            path = rq.path.replace("{random}", self.token)
+            reuse = self._already_at(path) if not rq.raw and rq.byte_range is None else None
+            if reuse is not None:
+                self.obs.responses[rq.key] = reuse
+                continue
+            if rq.method == "HEAD":
+                r = await self.fetcher.head(path)
+            else:
+                r = await self.fetcher.get(path, raw=rq.raw, byte_range=rq.byte_range, follow_redirects=rq.follow,
+                                           max_bytes=rq.max_bytes)
+            self.obs.responses[rq.key] = r
+            cert = getattr(self.fetcher, "certificate", None)
+            if cert is not None and self.obs.certificate is None:
+                self.obs.certificate = cert
+
+    def _already_at(self, path: str) -> HttpResponse | None:
+        # "/" usually redirects to a login page: do not ask for that page twice.
+        for r in self.obs.responses.values():
+            if r.redirects and r.status is not None and urlsplit(r.redirects[-1]).path == path:
+                return r
+        return None
+
+    async def run(self, m: Method) -> Outcome:
+        await self.fetch(m.requests)
+        out = m.run(self.obs, self.tables)
+        self.outcomes.append(out)
+        self.skipped.extend(out.skipped)
+        return out
+
+    @property
+    def signals(self) -> list[Signal]:
+        return [s for o in self.outcomes for s in o.signals]
+
+    @property
+    def claims(self) -> list[BuildClaim]:
+        return [c for o in self.outcomes for c in o.claims]
+
+    def answered(self) -> bool:
+        return any(r.status is not None for r in self.obs.responses.values())
+
+
+def decide_product(signals: Sequence[Signal], answered: bool) -> ProductInfo:
+    """A title or copied markup never makes a NetScaler on its own (phishing clones copy the
+    page verbatim): it needs corroboration from outside the page (a cookie, a header, the
+    certificate, the rdx file, the favicon). One strong marker (NSC_ cookie, Via NS-CACHE,
+    the rdx gzip, the default certificate) is enough."""
+    usable = [s for s in signals if not s.catch_all]
+    strong = [s for s in usable if s.strength == "strong"]
+    corr = [s for s in usable if s.strength == "corroborator"]
+    titles = [s for s in usable if s.strength == "title"]
+    off_page = [s for s in usable if not s.page_only and s.strength != "title"]
+    ev = tuple(s.evidence for s in signals)
+    corr_ids = {s.marker for s in corr}
+    if strong:
+        verdict, conf = True, Confidence.HIGH
+    elif titles and off_page:
+        verdict, conf = True, Confidence.HIGH if len(corr_ids) >= 2 else Confidence.MEDIUM
+    elif len(corr_ids) >= 2 and off_page:
+        verdict, conf = True, Confidence.MEDIUM
+    elif titles or corr_ids:
+        verdict, conf = None, Confidence.LOW
+        reason = ("page markup only, with no appliance signal outside the page (phishing clones copy titles and markup)"
+                  if titles or not off_page else "a single weak marker")
+        ev = (*ev, Evidence("product", f"not enough to call it NetScaler: {reason}", None, Confidence.LOW))
+    elif answered:
+        why = ("markers only on a page the host serves for any path (catch-all): not evidence" if signals
+               else "no NetScaler marker on any page")
+        return ProductInfo(False, (), Confidence.MEDIUM, (*ev, Evidence("product", why, None, Confidence.MEDIUM)))
+    else:
+        return ProductInfo(None, (), Confidence.LOW, ev)
+    roles: list[str] = []
+    if verdict:
+        for s in signals:
+            if s.role and s.role not in roles:
+                roles.append(s.role)
+    return ProductInfo(verdict, tuple(r for r in ROLE_FACTS if r in roles), conf, ev)
+
+
+def _plain(b: Build) -> Build:
+    return Build(b.release, b.major, b.minor)
+
+
+_RANK = {Confidence.HIGH: 3, Confidence.MEDIUM: 2, Confidence.LOW: 1}
+
+# How far the candidate set can be trusted (what the assessment may conclude from it):
+CLOSED = ""  # the build is one of the candidates
+FLOOR = "floor"  # at least the floor: newer, unlisted builds are possible
+DATED = "dated"  # guessed from a compile date: the true build may be on no list at all
+
+
+def combine_build(claims: Sequence[BuildClaim], tables: FingerprintTables) -> tuple[BuildInfo | None, str]:
+    """(BuildInfo, bound). The most confident exact claims win; exact claims of the same
+    confidence that disagree, or floors/ceilings that contradict them, are a conflict."""
+    if not claims:
+        return None, CLOSED
+    methods = tuple(c.evidence for c in claims)
+    exact_all = [c for c in claims if c.relation == "exact"]
+    floors = [c for c in claims if c.relation == "floor"]
+    befores = [c for c in claims if c.relation == "before"]
+    cand_claims = [c for c in claims if c.relation == "candidates"]
+
+    def fits_claim(b: Build, c: BuildClaim) -> bool:
+        same = [x for x in c.builds if x.release == b.release]
+        if not same:
+            return False
+        if c.relation == "floor":
+            return any(not b.older_than(x) for x in same)
+        return all(b.older_than(x) for x in same)  # "before"
+
+    def fits(b: Build) -> bool:
+        return all(fits_claim(b, c) for c in (*floors, *befores))
+
+    if exact_all:
+        top = max(_RANK[c.confidence] for c in exact_all)
+        exact = [c for c in exact_all if _RANK[c.confidence] == top]
+        lower = [c for c in exact_all if _RANK[c.confidence] < top]
+        distinct = list(dict.fromkeys(_plain(b) for c in exact for b in c.builds))
+        if len(distinct) > 1:
+            conflict = "methods disagree: " + "; ".join(f"{c.method} says {', '.join(map(str, c.builds))}" for c in exact)
+            return _info(_one_release(distinct), None, False, distinct, methods, Confidence.LOW, conflict, None), CLOSED
+        b = distinct[0]
+        bad = [c for c in (*floors, *befores) if not fits_claim(b, c)]
+        bad += [c for c in lower if any(_plain(x) != b for x in c.builds)]
+        if any(c in floors or c in befores for c in bad):
+            bad_txt = "; ".join(f"{c.method}: {c.detail}" for c in bad)
+            conflict = f"{b} ({', '.join(sorted({c.method for c in exact}))}) disagrees with {bad_txt}"
+            return _info(b.release, None, False, (b,), methods, Confidence.LOW, conflict, None), CLOSED
+        conflict = None
+        if bad:  # a less confident method disagrees: keep the better one, say so
+            conflict = "less confident method(s) disagree: " + "; ".join(f"{c.method} says {', '.join(map(str, c.builds))}" for c in bad)
+        conf = exact[0].confidence
+        return _info(b.release, b, True, (b,), methods, conf, conflict, None), CLOSED
+
+    floor_txt: str | None = None
+    cands = list(dict.fromkeys(_plain(b) for c in cand_claims for b in c.builds))
+    if cands:
+        kept = [b for b in cands if fits(b)]
+        conflict = None
+        if (floors or befores) and not kept:
+            conflict = "candidate builds from the stamp date contradict the floor/ceiling methods"
+            kept = cands
+        conf = min((c.confidence for c in cand_claims), key=lambda x: _RANK[x])
+        bound = DATED if any(c.dated for c in cand_claims) else CLOSED
+        return _info(_one_release(kept), None, False, kept, methods, conf, conflict, None), bound
+    if floors or befores:
+        # Only a floor and/or a ceiling: list the known builds that fit. With a floor and no
+        # ceiling, newer builds than any listed are possible (FLOOR).
+        known = [_plain(r.build) for r in tables.releases]
+        pool = list(dict.fromkeys([*(_plain(b) for f in floors for b in f.builds), *known]))
+        kept = sorted((b for b in pool if fits(b)), key=lambda b: (b.release, b.major, b.minor))
+        rels = {b.release for b in kept}
+        best: dict[str, Build] = {}
+        for b in (x for f in floors for x in f.builds if x.release in rels):
+            if b.release not in best or best[b.release].older_than(b):
+                best[b.release] = b
+        floor_txt = " or ".join(f"{b} or later" for b in best.values()) or None
+        note = " / ".join(f"older than {b}" for c in befores for b in c.builds) or None
+        return (_info(_one_release(kept), None, False, kept, methods, Confidence.LOW, None, floor_txt, note),
+                CLOSED if befores else FLOOR)
+    return _info(None, None, False, (), methods, Confidence.LOW, None, None), CLOSED
+
+
+def _one_release(builds: Sequence[Build]) -> str | None:
+    rels = {b.release for b in builds}
+    return rels.pop() if len(rels) == 1 else None
+
+
+def _info(release: str | None, build: Build | None, exact: bool, cands: Sequence[Build], methods: tuple[Evidence, ...],
+          conf: Confidence, conflict: str | None, floor: str | None, note: str | None = None) -> BuildInfo:
+    edition: str | None = None
+    if build is not None:
+        eds = edition_candidates(build)
+        edition = eds[0].value if len(eds) == 1 else None
+    if note:
+        methods = (*methods, Evidence("build", note, None, Confidence.LOW))
+    return BuildInfo(
+        release=release, build=build.number if build is not None else None, edition=edition, exact=exact,
+        candidates=tuple(str(b) for b in cands), methods=methods, confidence=conf, conflict=conflict, floor=floor,
+    )
+
+
+async def fingerprint_host(
+    fetcher: Fetcher, tables: FingerprintTables, *, build_stage: bool = True, token: str | None = None
+) -> Fingerprint:
+    lad = _Ladder(fetcher, tables, token or random_path_token())
+    await lad.fetch([PRODUCT_PAGES[0]])
+    root = lad.obs.responses["root"]
+    if root.status is None:
+        # No answer on / (refused, DNS, timeout, TLS failure): asking for more pages would
+        # only spend the host's deadline.
+        lad.skipped.append(Skipped("fingerprint", f"no answer on /: {root.error}"))
+        return _finish(lad, ProductInfo(None), None, CLOSED)
+    for name in ("catch_all", "markers", "default_certificate"):
+        await lad.run(METHODS_BY_NAME[name])
+    product = decide_product(lad.signals, lad.answered())
+    if product.is_netscaler is False or not lad.answered():
+        if lad.answered():
+            lad.skipped.append(Skipped("build", "not NetScaler: build probes skipped"))
+        return _finish(lad, product, None, CLOSED)
+
+    if build_stage or product.is_netscaler is None:
+        # The rdx file both proves the product and dates the build.
+        await lad.run(METHODS_BY_NAME["rdx_stamp"])
+        product = decide_product(lad.signals, True)
+    if product.is_netscaler is None:
+        await lad.run(METHODS_BY_NAME["favicon"])
+        product = decide_product(lad.signals, True)
+    if product.is_netscaler is None:
+        # Asked the appliance-only resources (rdx file, favicon) and none answered like a
+        # NetScaler: what is left is copied markup.
+        product = ProductInfo(False, (), Confidence.LOW, (*product.evidence, Evidence(
+            "product", "looks like a NetScaler login page but nothing outside the page confirms it "
+            "(no appliance cookie, header, certificate, rdx file or favicon): possible phishing clone", None,
+            Confidence.LOW)))
+    if not build_stage:
+        lad.skipped.append(Skipped("build", "build fingerprinting not requested (--indicators-only)"))
+        return _finish(lad, product, None, CLOSED)
+    if product.is_netscaler is not True:
+        lad.skipped.append(Skipped("build", "not confirmed as NetScaler: build not assessed"))
+        return _finish(lad, product, None, CLOSED)
+    await lad.run(METHODS_BY_NAME["vhash"])
+    await lad.run(METHODS_BY_NAME["last_modified"])
+    info, bound = combine_build(lad.claims, tables)
+    if info is not None and info.exact and info.confidence is Confidence.HIGH:
+        lad.skipped.append(Skipped("epa_pluginlist, epa_deb_size", "exact build already known (early exit)"))
+    else:
+        await lad.run(METHODS_BY_NAME["epa_pluginlist"])
+        sized = {row.build.release for row in tables.epa.values()}
+        if info is None or info.release is None or info.release in sized:
+            await lad.run(METHODS_BY_NAME["epa_deb_size"])
+        else:
+            lad.skipped.append(Skipped("epa_deb_size", f"no nsepa.deb sizes known for release {info.release}"))
+        info, bound = combine_build(lad.claims, tables)
+        product = decide_product(lad.signals, True)
+    return _finish(lad, product, info, bound)
+
+
+def _finish(lad: _Ladder, product: ProductInfo, info: BuildInfo | None, bound: str) -> Fingerprint:
+    extra = tuple(e for o in lad.outcomes for e in o.evidence)
+    if extra:
+        product = ProductInfo(product.is_netscaler, product.roles, product.confidence, (*product.evidence, *extra))
+    facts = {r: Precondition.MET for r in product.roles} if product.is_netscaler else {}
+    builds: tuple[Build, ...] = ()
+    if info is not None and product.is_netscaler:
+        from nscheck.build import parse_build
+
+        builds = tuple(parse_build(c) for c in info.candidates)
+    pages = tuple(lad.obs.responses.values())  # random-path answer included: indicator checks use it too
+    return Fingerprint(product, info, facts, pages, tuple(lad.skipped), bound, builds, extra)

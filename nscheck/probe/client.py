@@ -1,0 +1,473 @@
+"""The only module that talks HTTP (and the only importer of httpx).
+
+``ProbeClient`` owns one ``httpx.AsyncClient`` for the whole run (one connection pool, sized
+with the runner's semaphore so tasks never wait on the pool). ``HostFetcher`` is the per-host
+``Fetcher``: GET/HEAD only, sequential, within the host's request budget and deadline, bodies
+read as raw streams under a byte cap and decoded by a bounded decompressor (a gzip bomb costs
+at most the cap), redirects followed only on the same scheme+host+port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import ssl
+import warnings
+import zlib
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from nscheck.model import Certificate
+from nscheck.options import ScanOptions
+from nscheck.probe.types import HttpResponse
+from nscheck.targets import Target
+
+__all__ = ["HostFetcher", "ProbeClient", "build_ssl_context", "parse_certificate"]
+
+ALLOWED_METHODS = frozenset({"GET", "HEAD"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_RETRY_KINDS = frozenset({"connect", "connect_timeout"})
+_NO_ANSWER_KINDS = frozenset({"dns", "connect", "connect_timeout"})
+_BOMB_RATIO = 50  # compression ratio above which a capped body counts as a bomb
+
+
+def build_ssl_context(verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
+    """Old appliances (11.x/12.x) need legacy renegotiation and weak ciphers to answer at all
+    on OpenSSL 3; verification stays off unless asked for (they are almost all self-signed)."""
+    if verify:
+        ctx = ssl.create_default_context(cafile=ca_file)
+        ciphers = "DEFAULT:@SECLEVEL=1"
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ciphers = "ALL:@SECLEVEL=0"
+    ctx.options |= getattr(ssl, "OP_LEGACY_SERVER_CONNECT", 0x4)
+    try:
+        ctx.set_ciphers(ciphers)
+    except ssl.SSLError:  # a crypto policy may forbid SECLEVEL=0; fall back to what it allows
+        ctx.set_ciphers("DEFAULT")
+    with contextlib.suppress(ValueError, ssl.SSLError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0 is what 11.x boxes speak
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+    return ctx
+
+
+def parse_certificate(der: bytes) -> Certificate | None:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+    sans: list[str] = []
+    try:
+        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        sans = [str(v) for v in ext.get_values_for_type(x509.DNSName)]
+        sans += [str(v) for v in ext.get_values_for_type(x509.IPAddress)]
+    except (x509.ExtensionNotFound, ValueError):
+        pass
+
+    def attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+        vals = name.get_attributes_for_oid(oid)
+        return str(vals[0].value) if vals else ""
+
+    default = any(
+        _is_default_netscaler(attr(n, NameOID.COMMON_NAME), attr(n, NameOID.ORGANIZATIONAL_UNIT_NAME),
+                              attr(n, NameOID.ORGANIZATION_NAME))
+        for n in (cert.subject, cert.issuer)
+    )
+    try:
+        not_after = cert.not_valid_after_utc.isoformat()
+    except AttributeError:  # cryptography < 42
+        not_after = cert.not_valid_after.isoformat() + "+00:00"
+    return Certificate(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        sans=tuple(sans),
+        not_after=not_after,
+        sha256=hashlib.sha256(der).hexdigest(),
+        default_netscaler=default,
+    )
+
+
+def _is_default_netscaler(cn: str, ou: str, org: str) -> bool:
+    # recog x509: CN=default( XXXXXX)?,OU=NS Internal,O=Citrix ANG,... ; NetScaler-branded variants too.
+    import re
+
+    if not re.fullmatch(r"(?i)default(?: [A-Z0-9]+)?", cn.strip()):
+        return False
+    return ou.strip().lower() == "ns internal" or bool(re.search(r"(?i)citrix ang|netscaler", org))
+
+
+def _classify(exc: BaseException) -> tuple[str, str]:
+    """(error_kind, reason) for a failed request, said plainly."""
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and len(chain) < 8:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    text = " | ".join(dict.fromkeys(str(x) for x in chain if str(x)))
+    low = text.lower()
+    if isinstance(exc, TimeoutError):
+        return "deadline", "host deadline reached"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect_timeout", "connect timeout"
+    if isinstance(exc, httpx.ProxyError):
+        return "connect", f"proxy error: {text[:200]}"
+    if isinstance(exc, httpx.ConnectError) or (isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)):
+        if any(isinstance(x, ssl.SSLError) for x in chain) or "ssl" in low or "tls" in low or "handshake" in low:
+            return "tls", f"TLS handshake failed: {text[:200]}"
+        if any(s in low for s in ("name or service not known", "nodename nor servname", "getaddrinfo",
+                                  "temporary failure in name resolution", "no address associated")):
+            return "dns", "DNS resolution failed"
+        if "refused" in low or any(isinstance(x, ConnectionRefusedError) or getattr(x, "errno", None) == errno.ECONNREFUSED
+                                   for x in chain) or f"[errno {errno.ECONNREFUSED}]" in low:
+            return "connect", "connection refused"
+        if "unreachable" in low:
+            return "connect", "network unreachable"
+        return "connect", f"connect failed: {text[:200]}"
+    if isinstance(exc, ssl.SSLError):
+        return "tls", f"TLS error: {text[:200]}"
+    if isinstance(exc, httpx.TimeoutException):
+        return "read_timeout", "read timeout"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if "disconnected" in low or "without sending" in low:
+            return "reset", "server closed the connection without an answer"
+        return "protocol", f"invalid HTTP response: {text[:200]}"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "reset", f"connection reset: {text[:200]}"
+    if isinstance(exc, httpx.HTTPError):
+        return "protocol", f"{type(exc).__name__}: {text[:200]}"
+    return "error", f"{type(exc).__name__}: {text[:200]}"
+
+
+def _bounded_inflate(data: bytes, cap: int, encoding: str) -> tuple[bytes, bool, str | None, int]:
+    """Decompress at most ``cap`` bytes: (output, capped, error, compressed bytes consumed)."""
+    wbits = {"gzip": 31, "x-gzip": 31, "deflate": 15}.get(encoding, 31)
+    tries = (wbits, -15) if encoding == "deflate" else (wbits,)  # some servers send raw deflate
+    err = ""
+    for wb in tries:
+        d = zlib.decompressobj(wb)
+        try:
+            out = d.decompress(data, cap)
+        except zlib.error as e:
+            err = str(e)
+            continue
+        capped = bool(d.unconsumed_tail) or len(out) >= cap
+        return out, capped, None, len(data) - len(d.unconsumed_tail)
+    return b"", False, f"undecodable {encoding} body: {err}", 0
+
+
+class ProbeClient:
+    """One per run. ``fetcher(target)`` hands out the per-host ``Fetcher``."""
+
+    def __init__(self, opts: ScanOptions, *, transport: Any = None, record: bool = False):
+        self.opts = opts
+        self._transport = transport
+        self.record = record
+        self.request_log: list[tuple[str, str]] = []  # (method, url) of every request, when record=True
+        self._client: httpx.AsyncClient | None = None
+        self.base_headers = self._headers(opts)
+        # IP/CIDR exclusions also apply to what a host *name* resolves to (checked before the
+        # first connection to that host; bad entries were already reported by the runner).
+        from nscheck.targets import load_exclusions
+
+        ex = load_exclusions(opts.exclude, opts.exclude_files, lambda _e: None)
+        self.excluded_networks = tuple(ex.networks)
+
+    @staticmethod
+    def _headers(opts: ScanOptions) -> dict[str, str]:
+        h = {"User-Agent": opts.user_agent, "Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
+        for line in opts.headers:
+            name, sep, value = line.partition(":")
+            if not sep or not name.strip():
+                raise ValueError(f"bad header {line!r}: expected 'Name: value'")
+            h[name.strip()] = value.strip()
+        return h
+
+    @staticmethod
+    def check_options(opts: ScanOptions) -> None:
+        """Raise ValueError (one line for users) for options the client cannot use:
+        bad -H lines, an unusable --proxy, an unreadable --ca. Sends nothing."""
+        ProbeClient._headers(opts)
+        try:
+            ctx = build_ssl_context(opts.verify, opts.ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise ValueError(f"cannot use --ca {opts.ca_file}: {getattr(e, 'strerror', None) or e}") from None
+        if opts.proxy:
+            try:
+                c = httpx.AsyncClient(proxy=opts.proxy, verify=ctx, trust_env=False)
+            except (ValueError, ImportError, httpx.InvalidURL) as e:
+                raise ValueError(f"cannot use --proxy {opts.proxy}: {e}") from None
+            del c  # never opened a connection; nothing to close
+
+    def request_headers(self, *, raw: bool = False, byte_range: tuple[int, int] | None = None) -> dict[str, str]:
+        h = dict(self.base_headers)
+        if raw:
+            h["Accept-Encoding"] = "identity"  # keep the .gz header bytes as served
+        if byte_range is not None:
+            h["Range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
+        return h
+
+    async def __aenter__(self) -> ProbeClient:
+        o = self.opts
+        t = httpx.Timeout(o.timeout, pool=max(o.host_deadline, o.timeout))
+        limits = httpx.Limits(max_connections=o.concurrency + 4, max_keepalive_connections=min(o.concurrency, 100),
+                              keepalive_expiry=5.0)
+        kwargs: dict[str, Any] = {
+            "timeout": t, "limits": limits, "follow_redirects": False, "trust_env": False,
+            "verify": build_ssl_context(o.verify, o.ca_file), "headers": {},
+        }
+        if o.proxy:
+            kwargs["proxy"] = o.proxy
+        if self._transport is not None:
+            kwargs["transport"] = self._transport
+        self._client = httpx.AsyncClient(**kwargs)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("ProbeClient used outside 'async with'")
+        return self._client
+
+    def fetcher(self, target: Target, deadline_s: float | None = None) -> HostFetcher:
+        return HostFetcher(self, target, deadline_s if deadline_s is not None else self.opts.host_deadline)
+
+
+class HostFetcher:
+    """Per-host ``Fetcher`` (nscheck.probe.types). Never raises for network trouble: a failed
+    request is an ``HttpResponse`` with ``status=None`` and ``error``/``error_kind`` set."""
+
+    def __init__(self, client: ProbeClient, target: Target, deadline_s: float):
+        self.client = client
+        self.target = target
+        self.base_url = target.url
+        self.log: list[tuple[str, str]] = []
+        self.certificate: Certificate | None = None
+        self.responses: list[HttpResponse] = []
+        self._sent = 0
+        loop = asyncio.get_running_loop()
+        self._deadline_at = loop.time() + deadline_s
+        self._origin = self._origin_of(self.base_url)
+        self._exclusion: str | None = None if client.excluded_networks and not target.is_ip else ""
+
+    async def _excluded_by_address(self) -> str:
+        """'' when the host name resolves only outside the excluded networks, else the reason."""
+        import ipaddress
+        import socket
+
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(self.target.host, self.target.port,
+                                                                 type=socket.SOCK_STREAM)
+        except OSError:
+            return ""  # the connection attempt will report the DNS failure itself
+        for info in infos:
+            try:
+                ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            except ValueError:
+                continue
+            for net in self.client.excluded_networks:
+                if ip.version == net.version and ip in net:
+                    return f"excluded: {self.target.host} resolves to {ip}, inside --exclude {net}; nothing sent"
+        return ""
+
+    @staticmethod
+    def _origin_of(url: str) -> tuple[str, str, int]:
+        p = urlsplit(url)
+        scheme = p.scheme.lower()
+        return scheme, (p.hostname or "").lower(), p.port or (443 if scheme == "https" else 80)
+
+    @property
+    def requests_sent(self) -> int:
+        return self._sent
+
+    @property
+    def budget_left(self) -> int:
+        return max(0, self.client.opts.request_budget - self._sent)
+
+    @property
+    def time_left(self) -> float:
+        return self._deadline_at - asyncio.get_running_loop().time()
+
+    def url_for(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    async def get(
+        self,
+        path: str,
+        *,
+        raw: bool = False,
+        byte_range: tuple[int, int] | None = None,
+        follow_redirects: bool = True,
+        max_bytes: int | None = None,
+    ) -> HttpResponse:
+        return await self._fetch("GET", path, raw=raw, byte_range=byte_range, follow=follow_redirects, max_bytes=max_bytes)
+
+    async def head(self, path: str) -> HttpResponse:
+        return await self._fetch("HEAD", path, raw=True, byte_range=None, follow=False, max_bytes=0)
+
+    async def _fetch(
+        self, method: str, path: str, *, raw: bool, byte_range: tuple[int, int] | None, follow: bool, max_bytes: int | None
+    ) -> HttpResponse:
+        if method not in ALLOWED_METHODS:  # Principle 1: nothing but GET and HEAD, ever
+            raise ValueError(f"method {method} is not allowed")
+        url = self.url_for(path)
+        if self._origin_of(url) != self._origin:
+            return HttpResponse(method, url, None, error=f"refused: {url} is not on {self.base_url}", error_kind="redirect")
+        if self._exclusion is None:
+            self._exclusion = await self._excluded_by_address()
+        if self._exclusion:
+            r = HttpResponse(method, url, None, error=self._exclusion, error_kind="excluded")
+            self.responses.append(r)
+            return r
+        cap = self.client.opts.max_body_bytes if max_bytes is None else min(max_bytes, self.client.opts.max_body_bytes)
+        followed: list[str] = []
+        while True:
+            r = await self._one(method, url, raw=raw, byte_range=byte_range, cap=cap)
+            loc = r.header("location")
+            if not (follow and r.status in _REDIRECTS and loc):
+                break
+            nxt = urljoin(url, loc.strip())
+            if self._origin_of(nxt) != self._origin:
+                r = _replace(r, error=f"redirect off-host to {nxt[:200]} not followed", error_kind="redirect")
+                break
+            if len(followed) >= self.client.opts.max_redirects:
+                r = _replace(r, error=f"too many redirects (more than {self.client.opts.max_redirects})", error_kind="redirect")
+                break
+            followed.append(nxt)
+            url = nxt
+        if followed:
+            r = _replace(r, redirects=tuple(followed))
+        self.responses.append(r)
+        return r
+
+    async def _one(self, method: str, url: str, *, raw: bool, byte_range: tuple[int, int] | None, cap: int) -> HttpResponse:
+        opts = self.client.opts
+        attempt = 0
+        while True:
+            if self.budget_left <= 0:
+                return HttpResponse(method, url, None, error="request budget for this host exhausted", error_kind="budget")
+            left = self.time_left
+            if left <= 0.05:
+                return HttpResponse(method, url, None, error="host deadline reached", error_kind="deadline")
+            self._sent += 1
+            self.log.append((method, url))
+            if self.client.record:
+                self.client.request_log.append((method, url))
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            try:
+                async with asyncio.timeout(left):
+                    return await self._send(method, url, raw=raw, byte_range=byte_range, cap=cap, t0=t0)
+            except Exception as e:
+                kind, reason = _classify(e)
+                if kind in _RETRY_KINDS and attempt < opts.retries:
+                    attempt += 1
+                    pause = min(0.25 * 2 ** (attempt - 1), max(0.0, self.time_left - 0.1))
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                    continue
+                return HttpResponse(method, url, None, error=reason, error_kind=kind,
+                                    elapsed_ms=int((loop.time() - t0) * 1000))
+
+    async def _send(self, method: str, url: str, *, raw: bool, byte_range: tuple[int, int] | None, cap: int, t0: float) -> HttpResponse:
+        http = self.client.http
+        opts = self.client.opts
+        timeout = httpx.Timeout(min(opts.timeout, max(0.1, self.time_left)))
+        req = http.build_request(method, url, headers=self.client.request_headers(raw=raw, byte_range=byte_range), timeout=timeout)
+        resp = await http.send(req, stream=True)
+        try:
+            self._grab_certificate(resp)
+            headers = tuple((k.lower(), v) for k, v in resp.headers.multi_items())
+            body = bytearray()
+            truncated = False
+            error = kind = None
+            if method != "HEAD" and cap > 0:
+                try:
+                    async for chunk in resp.aiter_raw():
+                        room = cap - len(body)
+                        if len(chunk) > room:
+                            body += chunk[:room]
+                            truncated = True
+                            break
+                        body += chunk
+                except (httpx.TransportError, httpx.StreamError, ssl.SSLError, OSError) as e:
+                    kind, reason = _classify(e)
+                    kind = "reset" if kind in ("protocol", "reset") else kind
+                    error = f"body cut short after {len(body)} bytes: {reason}"
+            elapsed = int((asyncio.get_running_loop().time() - t0) * 1000)
+        finally:
+            await resp.aclose()
+        out = bytes(body)
+        notes: list[str] = []
+        enc = (resp.headers.get("content-encoding") or "").strip().lower()
+        if enc in ("gzip", "x-gzip", "deflate") and out and not truncated:
+            if raw:
+                # A proxy may gzip an already-gzipped .gz; strip that one outer layer, but only when
+                # what is inside is itself gzip (else the server merely labelled the .gz file).
+                inner, capped, err, _ = _bounded_inflate(out, cap, enc)
+                if err is None and inner[:2] == b"\x1f\x8b":
+                    out = inner
+                    truncated = capped
+                    notes.append(f"stripped outer Content-Encoding: {enc}")
+            else:
+                dec, capped, err, used = _bounded_inflate(out, cap, enc)
+                if err is not None:
+                    error = error or err
+                    kind = kind or "decode"
+                else:
+                    if capped:
+                        truncated = True
+                        notes.append(f"decompressed body capped at {cap} bytes")
+                        if used * _BOMB_RATIO <= cap:
+                            # A few bytes that inflate past the cap are a decompression bomb, not a page.
+                            error = error or (f"decompression bomb: {used} compressed bytes inflate past the "
+                                              f"{cap}-byte cap (stopped there)")
+                            kind = kind or "decode"
+                    out = dec
+        elif enc in ("gzip", "x-gzip", "deflate") and truncated and not raw:
+            dec, _, err, _ = _bounded_inflate(out, cap, enc)
+            out = dec if err is None else out
+            notes.append("compressed body hit the byte cap")
+        return HttpResponse(
+            method=method, url=url, status=resp.status_code, headers=headers, body=out, truncated=truncated,
+            error=error, elapsed_ms=elapsed, error_kind=kind, notes=tuple(notes),
+        )
+
+    def _grab_certificate(self, resp: httpx.Response) -> None:
+        if self.certificate is not None or not str(resp.url).startswith("https"):
+            return
+        try:
+            stream = resp.extensions.get("network_stream")
+            ssl_obj = stream.get_extra_info("ssl_object") if stream is not None else None
+            der = ssl_obj.getpeercert(binary_form=True) if ssl_obj is not None else None
+        except Exception:  # the cert is evidence, never a reason to fail the request
+            der = None
+        if der:
+            self.certificate = parse_certificate(der)
+
+
+def _replace(r: HttpResponse, **changes: Any) -> HttpResponse:
+    from dataclasses import replace
+
+    return replace(r, **changes)
+
+
+def no_answer(responses: Sequence[HttpResponse]) -> bool:
+    """True when no request got any answer and every failure was DNS/refused/connect timeout."""
+    return bool(responses) and all(r.status is None and r.error_kind in _NO_ANSWER_KINDS for r in responses)

@@ -1,0 +1,535 @@
+"""``nscheck scan``: targets -> probe -> fingerprint -> assess -> sinks.
+
+Hosts are launched lazily through a semaphore (never one task per target up front, so memory
+stays flat at thousands of hosts); each finished ``HostResult`` goes to every sink at once;
+``scan_host`` never raises, so one bad host never hurts the scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from nscheck import __version__
+from nscheck.build import Build
+from nscheck.model import (
+    AdvisoryResult,
+    Evidence,
+    HostResult,
+    HostStatus,
+    ProductInfo,
+    Remediation,
+    Skipped,
+    Verdict,
+)
+from nscheck.options import ScanOptions
+from nscheck.probe.types import HttpResponse
+from nscheck.report.base import RunInfo, RunSummary, Sink
+from nscheck.signatures.fingerprints import FingerprintTables
+from nscheck.targets import Target, TargetError, iter_targets, load_exclusions, parse_shard, parse_target
+
+__all__ = ["ScanSignatures", "load_signatures", "run", "scan_async", "scan_host", "scan_hosts"]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 64
+_NO_ANSWER = frozenset({"dns", "connect", "connect_timeout", "read_timeout"})
+_BROKEN = frozenset({"tls", "reset", "protocol", "decode"})
+
+
+@dataclass
+class ScanSignatures:
+    """What a scan needs from signatures/, loaded once per run."""
+
+    tables: FingerprintTables
+    advisories: Any = None  # nscheck.signatures.advisories.AdvisorySet, when the engine is available
+    advisories_error: str | None = None
+    indicators_dir: Any = None
+
+
+def load_signatures(opts: ScanOptions) -> ScanSignatures:
+    """Raises SignatureError when the fingerprint tables are broken (a usage problem)."""
+    from nscheck.signatures.fingerprints import load_cached
+
+    path = opts.signatures_path
+    tables = load_cached(str(path))
+    sigs = ScanSignatures(tables, indicators_dir=path)
+    try:
+        from nscheck.assess.advisories import load_default
+
+        sigs.advisories = load_default(path)
+    except Exception as e:  # engine missing or its data broken: scan still reports product/build
+        sigs.advisories_error = f"advisories not assessed: {type(e).__name__}: {e}"
+    return sigs
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _host_status(responses: Sequence[HttpResponse]) -> tuple[HostStatus, str | None]:
+    if not responses:
+        return HostStatus.ERROR, "no request could be sent"
+    answered = [r for r in responses if r.status is not None]
+    first_err = next((r for r in responses if r.error), None)
+    if not answered:
+        r0 = first_err or responses[0]
+        if all(r.error_kind in _NO_ANSWER for r in responses):
+            return HostStatus.UNREACHABLE, r0.error
+        broken = next((r for r in responses if r.error_kind not in _NO_ANSWER), r0)
+        return HostStatus.ERROR, broken.error
+    deadline = next((r for r in responses if r.error_kind == "deadline"), None)
+    if deadline is not None:
+        return HostStatus.ERROR, f"host deadline reached after {len(answered)} answers (evidence so far kept)"
+    root = responses[0]
+    if root.error_kind == "redirect" and root.error and root.error.startswith("too many"):
+        return HostStatus.ERROR, f"redirect loop on {root.url}: {root.error}"
+    if root.error_kind in _BROKEN or (root.status is None and root.error):
+        return HostStatus.ERROR, f"{root.url}: {root.error}"
+    return HostStatus.OK, None
+
+
+def _bounded_verdicts(advs: Sequence[AdvisoryResult], build: Any, bound: str) -> tuple[AdvisoryResult, ...]:
+    """Verdicts the candidate set cannot carry become unknown (Principle 2).
+
+    floor: newer builds than any listed candidate are possible, so "vulnerable" cannot be
+    claimed from the listed ones. dated: the candidates are builds released around the compile
+    date; the true build may be on another train or unlisted, so neither answer is claimed.
+    """
+    if not bound:
+        return tuple(advs)
+    out = []
+    for a in advs:
+        if a.verdict is Verdict.VULNERABLE or (bound == "dated" and a.verdict is Verdict.NOT_VULNERABLE):
+            if bound == "floor":
+                why = f"build only known as {build.floor}; a newer build may be fixed"
+            else:
+                why = f"build only dated (candidates {', '.join(build.candidates[:4])}); the candidates say {a.verdict.value}"
+            a = replace(a, verdict=Verdict.UNKNOWN, reason=f"{why} ({a.reason})")
+        out.append(a)
+    return tuple(out)
+
+
+async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSignatures) -> HostResult:
+    """Probe, fingerprint and assess one host. Never raises: every failure is a status with a reason."""
+    from nscheck.fingerprint.engine import fingerprint_host
+
+    started = _now()
+    t0 = time.monotonic()
+    fetcher = None
+    fp = None
+    skipped: list[Skipped] = []
+    advisories: tuple[AdvisoryResult, ...] = ()
+    remediation: Remediation | None = None
+    indicators: tuple[Any, ...] = ()
+    error_override: str | None = None
+    try:
+        fetcher = client.fetcher(target, opts.host_deadline)
+        async with asyncio.timeout(opts.host_deadline + 2.0):  # hard guard; the fetcher enforces the soft deadline
+            fp = await fingerprint_host(fetcher, sigs.tables, build_stage=not opts.indicators_only)
+            skipped.extend(fp.skipped)
+            if fp.product.is_netscaler:
+                if opts.indicators:
+                    indicators, more = await _indicators(fetcher, fp, opts, sigs)
+                    skipped.extend(more)
+                else:
+                    skipped.append(Skipped("indicators", "switched off (--no-indicators)"))
+                if not opts.indicators_only:
+                    advisories, remediation, more = _assess(fp, sigs)
+                    skipped.extend(more)
+    except TimeoutError:
+        error_override = f"host deadline ({opts.host_deadline:g}s) reached"
+    except Exception as e:  # one bad host never hurts the scan
+        error_override = f"internal error: {type(e).__name__}: {e}"
+    responses = list(getattr(fetcher, "responses", ()) or ())
+    status, reason = _host_status(responses)
+    if error_override:
+        status, reason = HostStatus.ERROR, error_override
+    product = fp.product if fp is not None else ProductInfo(None)
+    if status is not HostStatus.OK and fp is None:
+        product = ProductInfo(None)
+    return HostResult(
+        target=target.raw,
+        status=status,
+        url=target.url,
+        error=reason,
+        product=product,
+        build=fp.build if fp is not None else None,
+        advisories=advisories,
+        indicators=tuple(indicators),
+        remediation=remediation,
+        certificate=getattr(fetcher, "certificate", None),
+        requests_sent=getattr(fetcher, "requests_sent", 0),
+        duration_ms=int((time.monotonic() - t0) * 1000),
+        skipped=tuple(skipped),
+        started=started,
+    )
+
+
+async def _indicators(fetcher: Any, fp: Any, opts: ScanOptions, sigs: ScanSignatures) -> tuple[tuple[Any, ...], list[Skipped]]:
+    from nscheck.assess.indicators import check_host
+
+    hits, skips = await check_host(fetcher, fp.pages, roles=fp.product.roles, signatures_dir=sigs.indicators_dir,
+                                   allow_origins=opts.allow_origins, allow_origin_files=opts.allow_origin_files,
+                                   path_tier=opts.indicator_paths)
+    return tuple(hits), list(skips)
+
+
+def _assess(fp: Any, sigs: ScanSignatures) -> tuple[tuple[AdvisoryResult, ...], Remediation | None, list[Skipped]]:
+    if sigs.advisories is None:
+        return (), None, [Skipped("advisories", sigs.advisories_error or "advisory engine not available")]
+    from nscheck.assess.advisories import assess
+
+    builds: Sequence[Build] = fp.builds
+    result = assess(sigs.advisories, builds, fp.facts)
+    advs = tuple(result.advisories)
+    if fp.bound and fp.build is not None:
+        advs = _bounded_verdicts(advs, fp.build, fp.bound)
+    return advs, result.remediation, []
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Progress:
+    done: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+
+
+async def scan_async(
+    targets: Iterable[Target],
+    opts: ScanOptions,
+    sinks: Sequence[Sink] = (),
+    stop: asyncio.Event | None = None,
+    *,
+    client: Any = None,
+    sigs: ScanSignatures | None = None,
+    run_info: RunInfo | None = None,
+    stage: Any = None,
+) -> RunSummary:
+    """Scan a stream of targets with at most ``opts.concurrency`` hosts in flight."""
+    from nscheck.probe.client import ProbeClient
+
+    sigs = sigs or load_signatures(opts)
+    info = run_info or RunInfo(run_id=uuid.uuid4().hex, started=_now(), kind="scan", tool_version=__version__,
+                               shard=opts.shard, **_signature_meta(opts))
+    t0 = time.monotonic()
+    prog = _Progress()
+    for s in sinks:
+        s.open(info)
+    if stage is not None:  # nscheck.state.StateStage: history, transitions, suppressions
+        stage.open(info)
+    own_client = client is None
+    pc = client or ProbeClient(opts)
+    sem = asyncio.Semaphore(max(1, opts.concurrency))
+    running: set[asyncio.Task[None]] = set()
+    partial = False
+
+    async def one(t: Target) -> None:
+        try:
+            res = await scan_host(t, pc, opts, sigs)
+            if stage is not None:
+                from nscheck.state.cron import annotate
+
+                res = annotate(stage, res)
+            prog.done += 1
+            prog.counts[res.verdict.value] += 1
+            prog.requests += res.requests_sent
+            for s in sinks:
+                try:
+                    s.host(res)
+                except Exception as e:  # a sink failure must not kill the scan
+                    print(f"nscheck: output error for {t.raw}: {e}", file=sys.stderr)
+        finally:
+            sem.release()
+
+    try:
+        if own_client:
+            await pc.__aenter__()
+        for t in targets:
+            if stop is not None and stop.is_set():
+                partial = True
+                break
+            # Launch lazily: at most `concurrency` tasks exist. A stop ends the wait for a slot.
+            from nscheck.state.cron import acquire_or_stop
+
+            if not await acquire_or_stop(sem, stop):
+                partial = True
+                break
+            task = asyncio.create_task(one(t))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        if running:
+            # After a stop (SIGTERM/SIGINT) in-flight hosts get --grace-period seconds.
+            from nscheck.state.cron import drain
+
+            partial = await drain(running, stop, opts.grace_period) or partial
+    finally:
+        if own_client:
+            await pc.__aexit__(None, None, None)
+    summary = RunSummary(run=info, ended=_now(), duration_ms=int((time.monotonic() - t0) * 1000), hosts=prog.done,
+                         counts=dict(prog.counts), partial=partial, requests_sent=prog.requests)
+    if stage is not None:
+        summary = stage.close(summary)
+    for s in sinks:
+        s.close(summary)
+    return summary
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.results: list[HostResult] = []
+
+    def open(self, run: RunInfo) -> None:
+        pass
+
+    def host(self, result: HostResult) -> None:
+        self.results.append(result)
+
+    def close(self, summary: RunSummary) -> None:
+        pass
+
+
+def scan_hosts(targets: Sequence[str], opts: ScanOptions | None = None) -> list[HostResult]:
+    """Synchronous convenience (tests, demo): results in input order."""
+    o = opts or ScanOptions()
+    parsed: list[Target] = []
+    for raw in targets:
+        parsed.extend(parse_target(raw, max_expand=o.max_expand, force=o.force_large))
+    sink = _Collect()
+    asyncio.run(scan_async(parsed, o, [sink]))
+    order = {t.raw + "|" + t.url: i for i, t in enumerate(parsed)}
+    return sorted(sink.results, key=lambda r: order.get(r.target + "|" + (r.url or ""), 0))
+
+
+# -- output (temporary until nscheck.report provides sinks) ------------------------------------------
+
+
+class _StdoutSink:
+    """json: one array at the end; jsonl: one line per host as it finishes; table: rich table."""
+
+    def __init__(self, fmt: str):
+        self.fmt = fmt
+        self.results: list[HostResult] = []
+
+    def open(self, run: RunInfo) -> None:
+        pass
+
+    def host(self, result: HostResult) -> None:
+        import json
+
+        if self.fmt == "jsonl":
+            sys.stdout.write(json.dumps(result.to_dict(), default=str) + "\n")
+            sys.stdout.flush()
+        else:
+            self.results.append(result)
+
+    def close(self, summary: RunSummary) -> None:
+        import json
+
+        if self.fmt == "json":
+            sys.stdout.write(json.dumps([r.to_dict() for r in self.results], indent=2, default=str) + "\n")
+        elif self.fmt != "jsonl":
+            _render_table(self.results)
+
+
+def _render_table(results: Sequence[HostResult]) -> None:
+    from rich.console import Console
+
+    console = Console()
+    try:
+        from nscheck.report import render_table  # type: ignore[attr-defined]
+
+        render_table(results, console)
+        return
+    except (ImportError, AttributeError):
+        pass
+    from rich.table import Table
+
+    # Minimal table until nscheck.report.render_table exists.
+    t = Table(title="nscheck scan")
+    for col in ("target", "status", "verdict", "netscaler", "roles", "build", "vulnerable bulletins"):
+        t.add_column(col)
+    for r in results:
+        b = r.build
+        build = "" if b is None else (f"{b.release}-{b.build}" if b.exact else ", ".join(b.candidates[:3]) or "unknown")
+        vul = ", ".join(a.id for a in r.advisories if a.verdict is Verdict.VULNERABLE)
+        ns = {True: "yes", False: "no", None: "?"}[r.product.is_netscaler]
+        t.add_row(r.target, r.status.value + (f" ({r.error})" if r.error else ""), r.verdict.value, ns,
+                  ",".join(r.product.roles), build, vul)
+    console.print(t)
+
+
+def _dry_run(targets: Iterable[Target], opts: ScanOptions) -> int:
+    from nscheck.fingerprint.engine import plan_requests
+    from nscheck.probe.client import ProbeClient
+
+    pc = ProbeClient(opts)
+    n = 0
+    for t in targets:
+        n += 1
+        print(f"# {t.raw} -> {t.url} (sends nothing: --dry-run; later requests depend on earlier answers)")
+        for rq in plan_requests("nscheck-<random>.html"):
+            hdrs = pc.request_headers(raw=rq.raw, byte_range=rq.byte_range)
+            print(f"{rq.method} {t.url}{rq.path}")
+            for k, v in hdrs.items():
+                print(f"    {k}: {v}")
+    print(f"# {n} target(s), 0 requests sent")
+    return EXIT_OK
+
+
+def _exit_code(results: Sequence[HostResult], opts: ScanOptions) -> int:
+    try:
+        from nscheck.report import exit_code  # type: ignore[attr-defined]
+
+        return int(exit_code(results, opts))
+    except (ImportError, AttributeError):
+        pass
+    from nscheck.model import findings_of
+    from nscheck.state import is_suppressed
+
+    # Suppressed findings (--suppressions) never fail the run.
+    return EXIT_FINDINGS if any(
+        f.status == Verdict.VULNERABLE.value and not is_suppressed(r, f.id) for r in results for f in findings_of(r)
+    ) else EXIT_OK
+
+
+class _Remember:
+    def __init__(self) -> None:
+        self.results: list[HostResult] = []
+
+    def open(self, run: RunInfo) -> None:
+        pass
+
+    def host(self, result: HostResult) -> None:
+        # Keep only what the exit code needs, not every page (memory at 5000+ hosts).
+        self.results.append(replace(result, product=ProductInfo(result.product.is_netscaler, result.product.roles,
+                                                                result.product.confidence), skipped=()))
+
+    def close(self, summary: RunSummary) -> None:
+        pass
+
+
+def run(opts: ScanOptions) -> int:
+    """The ``nscheck scan`` entry point: returns the exit code."""
+    from nscheck.signatures import SignatureError
+
+    errors: list[TargetError] = []
+
+    def on_error(e: TargetError) -> None:
+        errors.append(e)
+        print(f"nscheck: skipped target {e}", file=sys.stderr)
+
+    try:
+        shard = parse_shard(opts.shard)
+    except ValueError as e:
+        print(f"nscheck: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        from nscheck.probe.client import ProbeClient
+
+        ProbeClient.check_options(opts)
+    except ValueError as e:
+        print(f"nscheck: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if not opts.targets and not opts.input_files:
+        return _run_demo(opts)
+
+    exclusions = load_exclusions(opts.exclude, opts.exclude_files, on_error)
+    targets = iter_targets(opts.targets, opts.input_files, exclusions=exclusions, max_expand=opts.max_expand,
+                           force=opts.force_large, shard=shard, on_error=on_error)
+    if opts.dry_run:
+        return _dry_run(targets, opts)
+    try:
+        sigs = load_signatures(opts)
+    except (SignatureError, ExceptionGroup) as e:
+        msgs = [str(x) for x in e.exceptions] if isinstance(e, ExceptionGroup) else [str(e)]
+        for m in msgs:
+            print(f"nscheck: signature error: {m}", file=sys.stderr)
+        return EXIT_USAGE
+    from nscheck.report import check_signature_age
+    from nscheck.report.exitcodes import ExitTally
+    from nscheck.state.cron import QuietSink, SetupError, scheduled, with_signals
+
+    stale = check_signature_age(opts.signatures_path, opts.max_signature_age)
+    if stale is not None:
+        return stale
+    keep = ExitTally()  # only what the exit code needs, not every result (memory at 5000+ hosts)
+    try:
+        # --lock first: a run that is locked out touches no output file and no state.
+        with scheduled(opts) as stage:
+            out: Sink = QuietSink() if opts.quiet and opts.format == "table" else _stdout_sink(opts.format)
+            # `--jsonl -` owns stdout: the table/json would corrupt the stream.
+            sinks: list[Sink] = [*([] if opts.jsonl == "-" else [out]), keep, *_report_sinks(opts)]
+            summary, signum = asyncio.run(with_signals(
+                lambda stop: scan_async(targets, opts, sinks, stop, sigs=sigs, stage=stage)))
+        if opts.state and not opts.quiet:
+            from nscheck.state import summary_line
+
+            print(f"nscheck: since the last run: {summary_line(summary.extra.get('transitions') or {})}"
+                  + (" (partial run)" if summary.partial else ""), file=sys.stderr)
+    except SetupError as e:
+        print(f"nscheck: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        return 130
+    if signum is not None:
+        # Interrupted: everything finished is flushed and the run is marked partial; the exit
+        # code says so (128 + signal: 130 SIGINT, 143 SIGTERM), whatever the findings.
+        return 128 + signum
+    return _exit_code(keep, opts)  # type: ignore[arg-type]
+
+
+def _stdout_sink(fmt: str) -> Sink:
+    if fmt == "table":
+        from nscheck.report.table import TableSink
+
+        return TableSink()  # compact rows only
+    return _StdoutSink(fmt)
+
+
+def _signature_meta(opts: ScanOptions) -> dict[str, str | None]:
+    try:
+        from nscheck.report.exitcodes import signatures_meta
+
+        return signatures_meta(opts.signatures_path)
+    except (ImportError, AttributeError):
+        return {}
+
+
+def _report_sinks(opts: ScanOptions) -> list[Sink]:
+    try:
+        from nscheck.report import build_sinks  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):
+        return []
+    return list(build_sinks(opts))
+
+
+def _run_demo(opts: ScanOptions) -> int:
+    try:
+        from nscheck.lab import start_lab  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):
+        print("nscheck: no targets given (use TARGET..., -i FILE or '-' for stdin)", file=sys.stderr)
+        return EXIT_USAGE
+    print("nscheck: no targets given: scanning the built-in demo lab on loopback", file=sys.stderr)
+    with start_lab("demo") as lab:
+        urls = getattr(lab, "target_urls", None)
+        if urls is None:
+            urls = [getattr(t, "url", t) for t in lab.targets]
+        return run(replace(opts, targets=tuple(urls)))
+
+
+def evidence_summary(result: HostResult) -> list[Evidence]:
+    """All evidence of a host, product and build, in one list (for reports)."""
+    out = list(result.product.evidence)
+    if result.build is not None:
+        out += list(result.build.methods)
+    return out

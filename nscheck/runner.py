@@ -489,10 +489,10 @@ def run(opts: ScanOptions) -> int:
 
 
 def _stdout_sink(fmt: str) -> Sink:
-    if fmt == "table":
-        from nscheck.report.table import TableSink
+    if fmt in ("table", "md", "csv"):
+        from nscheck.report import stdout_sink
 
-        return TableSink()  # compact rows only
+        return stdout_sink(fmt)  # compact rows (table) or streamed (md, csv)
     return _StdoutSink(fmt)
 
 

@@ -44,6 +44,10 @@ class ScanOptions:
     indicators_only: bool = False
     allow_origins: tuple[str, ...] = ()
     allow_origin_files: tuple[str, ...] = ()
+    # Webshell/artefact path probing: "default" (~19 high-value paths, fits the request budget
+    # at fleet scale), "full" (adds the 198 published webshell paths; raise --request-budget) or
+    # "none". See nscheck.assess.indicators.
+    indicator_paths: str = "default"
     signatures: str | None = None
     # output
     format: str = "table"  # table | json | jsonl | md | csv

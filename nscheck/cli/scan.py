@@ -47,6 +47,9 @@ def scan_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the exact requests per target and send nothing."),
     no_indicators: bool = typer.Option(False, "--no-indicators", help="Skip remote indicator-of-compromise checks."),
     indicators_only: bool = typer.Option(False, "--indicators-only", help="Only run indicator checks (on hosts detected as NetScaler)."),
+    indicator_paths: str = typer.Option(
+        "default", "--indicator-paths", help="Webshell/artefact URL set: default (~19 high-value paths), full (+198 published paths; raise --request-budget), none."
+    ),
     allow_origins: list[str] = typer.Option(None, "--allow-origin", help="Extra origin allowed in login pages (repeatable)."),
     allow_origin_files: list[str] = typer.Option(None, "--allow-origin-file", help="File of allowed origins, one per line."),
     signatures: str = typer.Option(None, "--signatures", help="Use another signature set directory."),
@@ -70,6 +73,8 @@ def scan_cmd(
     bulletins that hit it, and remote indicators of compromise."""
     if fmt not in _FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}", param_hint="--format")
+    if indicator_paths not in ("default", "full", "none"):
+        raise typer.BadParameter("--indicator-paths must be default, full or none", param_hint="--indicator-paths")
     if fail_on not in _FAIL_ON:
         raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
     opts = ScanOptions(
@@ -95,6 +100,7 @@ def scan_cmd(
         dry_run=dry_run,
         indicators=not no_indicators,
         indicators_only=indicators_only,
+        indicator_paths=indicator_paths,
         allow_origins=tuple(allow_origins or ()),
         allow_origin_files=tuple(allow_origin_files or ()),
         signatures=signatures,

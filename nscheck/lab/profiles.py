@@ -43,7 +43,7 @@ FAULTS = (
     "redirect",  # every path redirects to another host
 )
 # One of the paths published as a webshell location (iocs/netscaler-webshell-paths.txt).
-WEBSHELL_PATH = "/logon/LogonPoint/uiareas/Authentication/media/info.php"
+WEBSHELL_PATH = "/logon/LogonPoint/index.php"  # an NCSC-NL 2025 webshell name, also in the 198-path list
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,50 @@
+"""``nscheck report INPUT...``: re-render saved results without rescanning."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import typer
+
+from nscheck.cli import EXIT_OK, EXIT_USAGE, app
+
+_FORMATS = ("table", "md", "csv", "html", "json", "jsonl")
+
+
+@app.command("report")
+def report_cmd(
+    inputs: list[str] = typer.Argument(..., help="ECS JSONL files (shards may be concatenated), per-host JSON "
+                                       "files, or --output-dir directories; '-' reads stdin."),
+    fmt: str = typer.Option("table", "-f", "--format", help="Output format: " + "|".join(_FORMATS)),
+    output: str = typer.Option(None, "-o", "--output", help="Write to FILE (atomically) instead of stdout."),
+) -> None:
+    """Re-render saved results (from --jsonl, --output-dir or --format json) as a table, Markdown,
+    CSV, HTML, JSON or ECS JSON Lines."""
+    from nscheck.report import FORMATS, render
+    from nscheck.report.files import atomic_write
+    from nscheck.report.jsonfmt import ReportInputError, load_results
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}", param_hint="--format")
+    try:
+        results = load_results(inputs)
+    except ReportInputError as e:
+        print(f"nscheck: {e}", file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE) from None
+    if not results:
+        print("nscheck: no host results found in the input", file=sys.stderr)
+    links = None
+    dirs = [i for i in inputs if i != "-" and Path(i).is_dir()]
+    if fmt == "html" and len(dirs) == 1:
+        from nscheck.report.html import link_prefix
+
+        links = link_prefix(dirs[0], output)  # link each host to its <safe-name>.md/.json there
+    if output:
+        buf = io.StringIO()
+        render(results, fmt, buf, color=False if fmt == "table" else None, link_prefix=links)
+        atomic_write(output, buf.getvalue())
+    else:
+        render(results, fmt, sys.stdout, link_prefix=links)
+    raise typer.Exit(EXIT_OK)

@@ -1,0 +1,103 @@
+"""CSV: one row per host x bulletin, one per indicator hit, and one ``host`` row for a host with
+neither, so no host disappears. Cells are one line, and cells a spreadsheet would run as a
+formula (= + - @ and tab/CR) are prefixed with an apostrophe."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+from nscheck.model import FindingKind, HostResult, finding_id, host_key
+from nscheck.report.base import RunInfo, RunSummary
+from nscheck.report.files import atomic_write
+from nscheck.report.text import build_text, clean, finding_meta, finding_severity, fix_to
+
+COLUMNS = (
+    "target", "url", "host_verdict", "status", "netscaler", "roles", "build", "edition", "row", "id", "cves",
+    "title", "cvss", "severity", "kev", "exploited", "verdict", "fixed_in", "fix_to", "where", "finding_id",
+    "transition", "suppressed", "error",
+)
+
+
+def _cell(v: object) -> str:
+    s = clean("" if v is None else v, 1000)
+    if s[:1] in ("=", "+", "-", "@"):
+        s = "'" + s
+    return s
+
+
+def _yn(b: bool | None) -> str:
+    return {True: "yes", False: "no", None: ""}[b]
+
+
+def rows_of(r: HostResult) -> list[list[str]]:
+    key = host_key(r)
+    base = {
+        "target": r.target, "url": r.url or "", "host_verdict": r.verdict.value, "status": r.status.value,
+        "netscaler": _yn(r.product.is_netscaler), "roles": " ".join(r.product.roles), "build": build_text(r),
+        "edition": (r.build.edition or "") if r.build else "", "fix_to": fix_to(r), "error": r.error or "",
+    }
+    rows: list[dict[str, object]] = []
+    for a in r.advisories:
+        fid = finding_id(key, FindingKind.ADVISORY, a.id)
+        meta = finding_meta(r, fid)
+        rows.append({**base, "row": "bulletin", "id": a.id, "cves": " ".join(a.cves), "title": a.title,
+                     "cvss": "" if a.cvss is None else f"{a.cvss:.1f}", "severity": finding_severity(a).value,
+                     "kev": _yn(a.kev), "exploited": _yn(a.exploited), "verdict": a.verdict.value,
+                     "fixed_in": a.fixed_in or "", "finding_id": "" if a.verdict.value == "not_vulnerable" else fid,
+                     "transition": meta.get("transition") or "", "suppressed": _yn(bool(meta.get("suppressed")))})
+    for i in r.indicators:
+        rid = i.id if not (i.url or i.path) else f"{i.id}@{i.path or i.url}"
+        fid = finding_id(key, FindingKind.INDICATOR, rid)
+        meta = finding_meta(r, fid)
+        where = (i.path or i.url or "") + (f":{i.line}" if i.path and i.line is not None else "")
+        rows.append({**base, "row": "indicator", "id": i.id, "title": i.title, "severity": i.severity.value,
+                     "verdict": "hit", "where": where, "finding_id": fid, "transition": meta.get("transition") or "",
+                     "suppressed": _yn(bool(meta.get("suppressed")))})
+    if not rows:
+        rows.append({**base, "row": "host"})
+    return [[_cell(row.get(c, "")) for c in COLUMNS] for row in rows]
+
+
+def render_csv(results: Iterable[HostResult]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for r in results:
+        w.writerows(rows_of(r))
+    return buf.getvalue()
+
+
+class CsvSink:
+    """Streams rows to a temp file next to the target (flushed per host, nothing buffered in
+    memory); the finished file replaces the target atomically at the end."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.partial")
+        self.fh: io.TextIOWrapper | None = None
+
+    def open(self, run: RunInfo) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close()
+        self.w = csv.writer(self.fh, lineterminator="\n")
+        self.w.writerow(COLUMNS)
+
+    def host(self, result: HostResult) -> None:
+        assert self.fh is not None
+        self.w.writerows(rows_of(result))
+        self.fh.flush()
+
+    def close(self, summary: RunSummary) -> None:
+        assert self.fh is not None
+        self.fh.flush()
+        import os
+
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+
+__all__ = ["COLUMNS", "CsvSink", "atomic_write", "render_csv", "rows_of"]

@@ -1,0 +1,137 @@
+"""Exit codes from a running tally, so a 5000-host scan never keeps every result in memory.
+
+0 nothing at or above the threshold; 1 findings at or above ``--fail-on`` (vulnerable bulletins,
+severity from CVSS, and indicator hits; unknown bulletins only with ``--fail-on-unknown``;
+suppressed findings never); 2 with ``--fail-on-unknown`` when a host is unknown or unreachable;
+69 signature set older than ``--max-signature-age`` days (checked before scanning).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from nscheck.model import FindingKind, HostResult, HostVerdict, Severity, Verdict, findings_of
+from nscheck.report.base import RunInfo, RunSummary
+from nscheck.report.text import finding_severity, suppressed
+
+EXIT_OK, EXIT_FINDINGS, EXIT_UNKNOWN, EXIT_SIGNATURES_STALE = 0, 1, 2, 69
+FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
+_THRESHOLD = {"critical": 4, "high": 3, "medium": 2, "low": 1, "any": 0}
+WARN_AGE_DAYS = 30
+
+
+class ExitTally:
+    """A sink that remembers only what the exit code needs: worst severity per finding class and
+    whether any host was unknown/unreachable."""
+
+    def __init__(self) -> None:
+        self.worst_vulnerable = -1  # rank of the worst unsuppressed vulnerable bulletin / indicator hit
+        self.worst_unknown = -1  # rank of the worst unsuppressed unknown bulletin
+        self.blind_hosts = 0  # unknown or unreachable hosts
+        self.hosts = 0
+
+    def open(self, run: RunInfo) -> None:
+        pass
+
+    def host(self, result: HostResult) -> None:
+        self.hosts += 1
+        if result.verdict in (HostVerdict.UNKNOWN, HostVerdict.UNREACHABLE):
+            self.blind_hosts += 1
+        for f in findings_of(result):
+            if f.suppressed or suppressed(result, f.id):
+                continue
+            if f.kind is FindingKind.INDICATOR:
+                self.worst_vulnerable = max(self.worst_vulnerable, f.severity.rank)
+            elif f.advisory is not None:
+                rank = finding_severity(f.advisory).rank
+                if f.advisory.verdict is Verdict.VULNERABLE:
+                    self.worst_vulnerable = max(self.worst_vulnerable, rank)
+                elif f.advisory.verdict is Verdict.UNKNOWN:
+                    self.worst_unknown = max(self.worst_unknown, rank)
+
+    def close(self, summary: RunSummary) -> None:
+        pass
+
+    def code(self, fail_on: str = "high", fail_on_unknown: bool = False) -> int:
+        if fail_on not in FAIL_ON:
+            raise ValueError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+        if fail_on != "none":
+            need = _THRESHOLD[fail_on]
+            worst = max(self.worst_vulnerable, self.worst_unknown if fail_on_unknown else -1)
+            if worst >= need:
+                return EXIT_FINDINGS
+        if fail_on_unknown and self.blind_hosts:
+            return EXIT_UNKNOWN
+        return EXIT_OK
+
+
+def exit_code(results_or_tally: Iterable[HostResult] | ExitTally, opts: Any) -> int:
+    """``opts`` needs ``fail_on`` and ``fail_on_unknown`` (a ScanOptions does)."""
+    if isinstance(results_or_tally, ExitTally):
+        tally = results_or_tally
+    else:
+        tally = ExitTally()
+        for r in results_or_tally:
+            tally.host(r)
+    return tally.code(getattr(opts, "fail_on", "high") or "high", bool(getattr(opts, "fail_on_unknown", False)))
+
+
+def signatures_date(signatures_dir: str | Path) -> dt.date | None:
+    """The ``date`` of signatures/manifest.yaml, or None when absent/unparsable."""
+    p = Path(signatures_dir) / "manifest.yaml"
+    try:
+        import yaml
+
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        raw = data.get("date")
+        if isinstance(raw, dt.date):
+            return raw
+        return dt.date.fromisoformat(str(raw)[:10]) if raw else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    except Exception:  # yaml.YAMLError: a broken manifest is the signature loader's to report
+        return None
+
+
+def check_signature_age(signatures_dir: str | Path, max_age_days: int | None, *, today: dt.date | None = None,
+                        err: TextIO | None = None) -> int | None:
+    """Warn on stderr when the set is older than 30 days; return 69 when older than
+    ``max_age_days`` (or undated while a maximum is set), else None."""
+    err = err or sys.stderr
+    today = today or dt.datetime.now(dt.UTC).date()
+    date = signatures_date(signatures_dir)
+    if date is None:
+        if max_age_days is not None:
+            err.write(f"nscheck: signature set has no date (manifest.yaml) and --max-signature-age is {max_age_days}\n")
+            return EXIT_SIGNATURES_STALE
+        return None
+    age = (today - date).days
+    if age > WARN_AGE_DAYS:
+        err.write(f"nscheck: warning: signature set is {age} days old (dated {date.isoformat()}); "
+                  "update it: newer bulletins are not checked\n")
+    if max_age_days is not None and age > max_age_days:
+        err.write(f"nscheck: signature set older than --max-signature-age {max_age_days} days: exit 69\n")
+        return EXIT_SIGNATURES_STALE
+    return None
+
+
+__all__ = ["FAIL_ON", "ExitTally", "Severity", "check_signature_age", "exit_code", "signatures_date"]
+
+
+def signatures_meta(signatures_dir: str | Path) -> dict[str, str | None]:
+    """``signatures_version`` / ``signatures_date`` for RunInfo, from manifest.yaml."""
+    p = Path(signatures_dir) / "manifest.yaml"
+    try:
+        import yaml
+
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except Exception:  # absent or broken: the signature loader reports it
+        return {}
+    ver = data.get("version")
+    date = signatures_date(signatures_dir)
+    return {"signatures_version": str(ver) if ver is not None else None,
+            "signatures_date": date.isoformat() if date else None}

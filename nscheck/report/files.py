@@ -1,0 +1,108 @@
+"""Crash-safe output files: atomic replace, and file names derived from targets that can never
+escape their directory or collide."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MAX_STEM = 80
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half of one:
+    temp file in the same directory (same filesystem), fsync, os.replace."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def safe_name(target: str, url: str | None = None) -> str:
+    """A file stem for a target: only [A-Za-z0-9._-], no leading dot, at most ~90 characters.
+
+    Whenever the stem is not the target verbatim (characters replaced, truncated) a short hash of
+    the target (and URL) is appended, so ``a:b`` and ``a_b`` never land in the same file and
+    ``../../etc/x`` becomes ``etc_x-<hash>`` inside the output directory.
+    """
+    stem = _SAFE.sub("_", target).strip("._-")[:_MAX_STEM] or "host"
+    if stem != target:
+        digest = hashlib.sha256(f"{target}|{url or ''}".encode()).hexdigest()[:10]
+        stem = f"{stem}-{digest}"
+    return stem
+
+
+class OpenAppend:
+    """A line-oriented output (file or stdout) flushed after every write, so a killed run keeps
+    every line written so far."""
+
+    def __init__(self, path: str):
+        import sys
+
+        self.path = path
+        if path == "-":
+            self.fh = sys.stdout
+            self.own = False
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - lives as long as the sink
+            self.own = True
+
+    def write(self, text: str) -> None:
+        self.fh.write(text)
+        self.fh.flush()
+
+    def close(self) -> None:
+        if self.own:
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+        else:
+            self.fh.flush()
+
+
+class OutputDirSink:
+    """``--output-dir DIR``: ``<safe-name>.json`` (the complete host object) and
+    ``<safe-name>.md`` per target, each written atomically as soon as the host completes."""
+
+    def __init__(self, directory: str):
+        self.dir = Path(directory)
+        self.signatures: str | None = None
+
+    def open(self, run: object) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ver = getattr(run, "signatures_version", None)
+        date = getattr(run, "signatures_date", None)
+        if ver or date:
+            self.signatures = " ".join(x for x in (ver, f"({date})" if date else None) if x)
+
+    def path_for(self, target: str, url: str | None, suffix: str) -> Path:
+        p = (self.dir / (safe_name(target, url) + suffix)).resolve()
+        if p.parent != self.dir.resolve():  # belt and braces: safe_name already guarantees this
+            raise ValueError(f"refusing to write outside {self.dir}: {p}")
+        return p
+
+    def host(self, result: object) -> None:
+        from nscheck.report.jsonfmt import host_json
+        from nscheck.report.markdown import host_markdown
+
+        target, url = result.target, result.url  # type: ignore[attr-defined]
+        atomic_write(self.path_for(target, url, ".json"), host_json(result))  # type: ignore[arg-type]
+        atomic_write(self.path_for(target, url, ".md"), host_markdown(result, signatures=self.signatures))  # type: ignore[arg-type]
+
+    def close(self, summary: object) -> None:
+        pass

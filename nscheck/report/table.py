@@ -1,0 +1,95 @@
+"""The terminal summary: one rich table row per host. Rows are compact (strings only), so the
+table sink can buffer 5000 hosts cheaply. Every cell is plain ``Text`` (never rich markup) and
+cleaned, so a server cannot inject escapes or markup. Rich honours NO_COLOR."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from nscheck.model import HostResult
+from nscheck.report.base import RunInfo, RunSummary
+from nscheck.report.text import build_text, clean, fix_to, open_bulletins, product_text, worst
+
+COLUMNS = ("host", "verdict", "product / roles", "build", "open bulletins", "indicators", "fix to")
+_STYLE = {
+    "vulnerable": "bold red", "compromised": "bold magenta", "unknown": "yellow", "unreachable": "dim",
+    "not_vulnerable": "green", "not_netscaler": "dim",
+}
+
+
+def row_of(r: HostResult) -> tuple[str, ...]:
+    opened = open_bulletins(r)
+    w = worst(r)
+    unknown = sum(1 for a in r.advisories if a.verdict.value == "unknown")
+    bull = f"{len(opened)} (worst {w.value})" if opened and w else ("0" if r.advisories and not unknown else "")
+    if unknown:
+        bull += f"{', ' if bull else ''}{unknown} unknown"
+    verdict = r.verdict.value + (f": {r.error}" if r.error else "")
+    return (
+        clean(r.target, 80), clean(verdict, 90), clean(product_text(r), 60), clean(build_text(r), 60),
+        clean(bull, 40), clean(str(len(r.indicators)) if r.indicators else "", 10), clean(fix_to(r), 40),
+    )
+
+
+BIG_FLEET = 200  # above this many hosts, clean rows are left out of the terminal table
+_QUIET_VERDICTS = ("not_vulnerable", "not_netscaler")
+
+
+def render_rows(rows: Sequence[tuple[str, ...]], console: Console | None = None, *,
+                summary: RunSummary | None = None, title: str = "nscheck") -> None:
+    console = console or Console()
+    t = Table(title=title, title_justify="left")
+    for c in COLUMNS:
+        t.add_column(c, overflow="fold")
+    counts: Counter[str] = Counter()
+    big = len(rows) > BIG_FLEET
+    hidden = 0
+    for row in rows:
+        verdict = row[1].split(":", 1)[0]
+        counts[verdict] += 1
+        if big and verdict in _QUIET_VERDICTS:
+            hidden += 1
+            continue
+        cells = [Text(c) for c in row]
+        cells[1].stylize(_STYLE.get(verdict, ""))
+        t.add_row(*cells)
+    console.print(t)
+    if hidden:
+        console.print(Text(f"({hidden} not-vulnerable / not-NetScaler hosts left out of this table; "
+                           "--csv, --html and --output-dir list every host)"))
+    if summary is not None:
+        counts = Counter(summary.counts)
+    line = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no hosts"
+    extra = ""
+    if summary is not None:
+        extra = f" in {summary.duration_ms / 1000:.1f}s, {summary.requests_sent} requests"
+        if summary.partial:
+            extra += " (PARTIAL: stopped before every target was scanned)"
+    console.print(Text(f"{sum(counts.values())} host(s): {line}{extra}"))
+
+
+def render_table(results: Sequence[HostResult], console: Console | None = None, *,
+                 summary: RunSummary | None = None) -> None:
+    render_rows([row_of(r) for r in results], console, summary=summary)
+
+
+class TableSink:
+    """Buffers one compact row per host; prints the table at the end (stdout by default)."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console
+        self.rows: list[tuple[str, ...]] = []
+
+    def open(self, run: RunInfo) -> None:
+        pass
+
+    def host(self, result: HostResult) -> None:
+        self.rows.append(row_of(result))
+
+    def close(self, summary: RunSummary) -> None:
+        render_rows(self.rows, self.console, summary=summary)

@@ -341,9 +341,9 @@ class _StdoutSink:
 
 
 def _render_table(results: Sequence[HostResult]) -> None:
-    from rich.console import Console
+    from nscheck.report.table import default_console
 
-    console = Console()
+    console = default_console()
     try:
         from nscheck.report import render_table  # type: ignore[attr-defined]
 

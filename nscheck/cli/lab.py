@@ -149,9 +149,9 @@ def demo_cmd(
 
 
 def _render(results, by_url) -> None:  # type: ignore[no-untyped-def]
-    from rich.console import Console
+    from nscheck.report.table import default_console
 
-    console = Console()
+    console = default_console()
     names = {u: t.name for u, t in by_url.items()}
     try:
         from nscheck.report import render_table  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ cleaned, so a server cannot inject escapes or markup. Rich honours NO_COLOR."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 
@@ -36,16 +37,29 @@ def row_of(r: HostResult) -> tuple[str, ...]:
     )
 
 
+# Verdicts, builds and fix targets are read as words: keep room so they are not broken mid-token.
+_MIN_WIDTH = {"host": 16, "verdict": 10, "build": 11, "fix to": 10}
+
+
+def default_console() -> Console:
+    """Rich assumes 80 columns when stdout is not a terminal (cron mail, a pipe, a log file);
+    that folds every cell. Use a wide line there unless COLUMNS says otherwise."""
+    probe = Console()
+    if probe.is_terminal or os.environ.get("COLUMNS"):
+        return probe
+    return Console(width=160)
+
+
 BIG_FLEET = 200  # above this many hosts, clean rows are left out of the terminal table
 _QUIET_VERDICTS = ("not_vulnerable", "not_netscaler")
 
 
 def render_rows(rows: Sequence[tuple[str, ...]], console: Console | None = None, *,
                 summary: RunSummary | None = None, title: str = "nscheck") -> None:
-    console = console or Console()
+    console = console or default_console()
     t = Table(title=title, title_justify="left")
     for c in COLUMNS:
-        t.add_column(c, overflow="fold")
+        t.add_column(c, overflow="fold", min_width=_MIN_WIDTH.get(c))
     counts: Counter[str] = Counter()
     big = len(rows) > BIG_FLEET
     hidden = 0

@@ -125,3 +125,19 @@ def test_codes_documented_in_help() -> None:
     for n in ("0", "1", "2", "64", "69"):
         assert f"{n} " in out
     assert "--fail-on" in out and "--max-signature-age" in out
+
+
+def test_open_compromise_assessment_fails_the_run_until_resolved() -> None:
+    from nscheck.model import HostResult, HostStatus, ProductInfo
+    from nscheck.report.exitcodes import ExitTally
+
+    open_doc = {"id": "x", "kind": "assessment", "rule_id": "compromise-assessment-required:CTX693420",
+                "severity": "critical", "transition": "new"}
+    t = ExitTally()
+    t.host(HostResult(target="gw", status=HostStatus.OK, url="https://gw:443", product=ProductInfo(True),
+                      extra={"assessments": [open_doc]}))
+    assert t.code("high") == 1
+    done = ExitTally()
+    done.host(HostResult(target="gw", status=HostStatus.OK, url="https://gw:443", product=ProductInfo(True),
+                         extra={"assessments": [{**open_doc, "transition": "resolved"}]}))
+    assert done.code("high") == 0

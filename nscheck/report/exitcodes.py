@@ -52,6 +52,16 @@ class ExitTally:
                     self.worst_vulnerable = max(self.worst_vulnerable, rank)
                 elif f.advisory.verdict is Verdict.UNKNOWN:
                     self.worst_unknown = max(self.worst_unknown, rank)
+        # An open compromise-assessment-required finding (state stage) is the NCSC advice "check
+        # for abuse even when patched": it fails the run at its severity until triaged/acked.
+        for doc in result.extra.get("assessments", ()) or ():
+            if doc.get("suppressed") or doc.get("transition") == "resolved":
+                continue
+            try:
+                rank = Severity(doc.get("severity") or "high").rank
+            except ValueError:
+                rank = Severity.HIGH.rank
+            self.worst_vulnerable = max(self.worst_vulnerable, rank)
 
     def close(self, summary: RunSummary) -> None:
         pass

@@ -1,0 +1,157 @@
+"""``nscheck triage``: offline analysis of artefacts collected from an appliance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from nscheck import __version__
+from nscheck.cli import EXIT_USAGE, app
+
+if TYPE_CHECKING:
+    from nscheck.model import HostResult
+    from nscheck.signatures.triage import TriageRules
+    from nscheck.triage.context import TriageOptions
+
+_FORMATS = ("table", "json", "md")
+_FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
+
+
+def _parse_when(text: str) -> dt.datetime:
+    t = text.strip().replace("Z", "+00:00")
+    try:
+        when = dt.datetime.fromisoformat(t)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO date or date-time: {text!r}", param_hint="--collected-at") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+@app.command(
+    "triage",
+    epilog=(
+        "PATH: a directory mirroring the appliance file system (or a mounted disk image), a .tar/.tar.gz of one, "
+        "a 'show techsupport' collector bundle, or a disk image (needs nscheck[image]). With --name, all PATHs "
+        "are one appliance. Exit codes: 0 nothing at or above --fail-on; 1 indicators (or bulletins hitting the build "
+        "found in the artefacts) at or above --fail-on; "
+        "2 with --fail-on-unknown when an input could not be read; 64 usage or signature error."
+    ),
+)
+def triage_cmd(
+    paths: list[str] = typer.Argument(..., help="Artefact collections (directory, tar, tar.gz, collector bundle, image)."),
+    name: str = typer.Option(None, "--name", help="Appliance name; all PATHs are then treated as one appliance."),
+    fmt: str = typer.Option("table", "-f", "--format", help="Output on stdout: " + "|".join(_FORMATS)),
+    output_dir: str = typer.Option(None, "-o", "--output-dir", help="Write <appliance>.json and <appliance>.md here."),
+    jsonl: str = typer.Option(None, "--jsonl", help="ECS JSON Lines (nscheck.finding alerts with file.*; '-' for stdout)."),
+    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on indicators at or above: " + "|".join(_FAIL_ON)),
+    fail_on_unknown: bool = typer.Option(False, "--fail-on-unknown", help="Exit 2 when an input could not be read."),
+    collected_at: str = typer.Option(None, "--collected-at",
+                                     help="When the artefacts were collected (ISO date/time, UTC if no zone); default: "
+                                     "bundle name, else the newest file's time."),
+    recent_days: int = typer.Option(None, "--recent-days", min=1, help="Window for recent web-root changes (default 90)."),
+    signatures: str = typer.Option(None, "--signatures", help="Use another signature set directory."),
+    no_yara: bool = typer.Option(False, "--no-yara", help="Skip YARA scans even when yara-python is installed."),
+) -> None:
+    """Triage artefacts collected from a NetScaler appliance, offline (NCSC-NL style checks, logs, YARA).
+    Nothing from the input is executed; archives are read member by member, never extracted."""
+    if fmt not in _FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}", param_hint="--format")
+    if fail_on not in _FAIL_ON:
+        raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
+    when = _parse_when(collected_at) if collected_at else None
+
+    from nscheck.paths import signatures_dir
+    from nscheck.signatures import SignatureError
+    from nscheck.signatures.triage import load
+    from nscheck.triage.context import TriageOptions
+    from nscheck.triage.runner import triage
+
+    sigdir = signatures_dir(signatures)
+    try:
+        rules = load(sigdir)
+    except SignatureError as e:
+        typer.echo(f"nscheck triage: signature error: {e}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except ExceptionGroup as eg:
+        for e in eg.exceptions:
+            typer.echo(f"nscheck triage: signature error: {e}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    opts = TriageOptions(paths=tuple(paths), name=name, format=fmt, output_dir=output_dir, jsonl=jsonl, fail_on=fail_on,
+                         fail_on_unknown=fail_on_unknown, collected_at=when, recent_days=recent_days,
+                         signatures=signatures, yara=not no_yara)
+    raise typer.Exit(run_triage(opts, rules, sigdir, triage))
+
+
+def run_triage(opts: TriageOptions, rules: TriageRules, sigdir: Path,
+               triage_fn: Callable[[list[str], TriageOptions, TriageRules, Path], HostResult]) -> int:
+    """Feed each appliance's result to the sinks as soon as it is done; returns the exit code."""
+    from collections import Counter
+
+    from nscheck.report import build_sinks, render_table
+    from nscheck.report.base import RunInfo, RunSummary
+    from nscheck.report.exitcodes import ExitTally
+    from nscheck.report.jsonfmt import host_json
+    from nscheck.report.markdown import host_markdown
+
+    t0 = time.monotonic()
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    run = RunInfo(run_id="triage-" + secrets.token_hex(6), started=started, kind="triage", tool_version=__version__,
+                  command="nscheck triage " + " ".join(shlex.quote(p) for p in opts.paths))
+    tally = ExitTally()
+    sinks = [*build_sinks(opts, kind="triage"), tally]
+    for s in sinks:
+        s.open(run)
+    groups = [list(opts.paths)] if opts.name else [[p] for p in opts.paths]
+    results: list[HostResult] = []
+    counts: Counter[str] = Counter()
+    for group in groups:
+        result = triage_fn(group, opts, rules, sigdir)
+        counts[result.verdict.value] += 1
+        for s in sinks:
+            s.host(result)
+        if opts.format == "json":
+            sys.stdout.write(host_json(result))
+        elif opts.format == "md":
+            sys.stdout.write(host_markdown(result))
+        else:
+            results.append(result)
+        sys.stdout.flush()
+    ended = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    summary = RunSummary(run=run, ended=ended, duration_ms=int((time.monotonic() - t0) * 1000), hosts=len(groups),
+                         counts=dict(counts))
+    for s in sinks:
+        s.close(summary)
+    if opts.format == "table" and opts.jsonl != "-":
+        render_table(results, summary=summary)
+        _print_table_details(results)
+    return tally.code(opts.fail_on, opts.fail_on_unknown)
+
+
+def _print_table_details(results: list[HostResult]) -> None:
+    """The host table says the verdict; triage readers also need each hit and what was not looked at."""
+    from rich.console import Console
+
+    console = Console(width=160)
+    for r in results:
+        console.print(f"\n[bold]{r.target}[/bold]: {len(r.indicators)} indicator(s)", markup=True, highlight=False)
+        for i in r.indicators:
+            where = f"{i.path}:{i.line}" if i.line else (i.path or "")
+            console.print(f"  {i.severity.value:8} {i.confidence.value:6} {i.check:18} {i.id}  {where}", markup=False,
+                          highlight=False)
+            console.print(f"      {i.evidence}", markup=False, highlight=False)
+        cov = r.coverage or {}
+        for m in cov.get("missing", []):
+            console.print(f"  not collected: {m['area']} ({m['unchecked']})", markup=False, highlight=False)
+        for fam, st in sorted((cov.get("families") or {}).items()):
+            if st.get("status") not in ("checked",):
+                console.print(f"  {fam}: {st.get('status')}{': ' + st['reason'] if st.get('reason') else ''}",
+                              markup=False, highlight=False)
+        for step in cov.get("next_steps", []):
+            console.print(f"  next: {step}", markup=False, highlight=False)

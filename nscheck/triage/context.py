@@ -1,0 +1,98 @@
+"""Per-appliance state of one triage run: rules, options, the time reference and coverage counters.
+
+Everything here is bounded (counters, capped lists, small heaps), so memory does not grow with the
+number of files in the artefacts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nscheck.signatures.triage import TriageRules
+
+__all__ = ["Context", "TriageOptions", "iso"]
+
+MAX_LISTED = 200
+
+
+@dataclass(frozen=True)
+class TriageOptions:
+    paths: tuple[str, ...] = ()
+    name: str | None = None
+    format: str = "table"
+    output_dir: str | None = None
+    jsonl: str | None = None
+    fail_on: str = "high"
+    fail_on_unknown: bool = False
+    collected_at: dt.datetime | None = None
+    recent_days: int | None = None  # overrides the rule's days
+    signatures: str | None = None
+    content_cap: int = 8 * 1024 * 1024  # bytes of one file handed to content checks
+    hash_cap: int = 4 * 1024**3  # files larger than this are not hashed
+    max_member_bytes: int = 2 * 1024**3  # archive members above this are not read at all
+    yara: bool = True  # False: behave as if yara-python were missing (tests, --no-yara)
+    quiet: bool = False
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+@dataclass
+class Context:
+    rules: TriageRules
+    opts: TriageOptions
+    tmpdir: Path
+    source_kind: str = "directory"
+    entries: int = 0
+    files: int = 0
+    bytes_read: int = 0
+    newest_mtime: float | None = None
+    # family -> counters (files examined, hits, not checkable ...)
+    family_stats: dict[str, Counter[str]] = field(default_factory=dict)
+    family_notes: dict[str, list[str]] = field(default_factory=dict)
+    present: Counter[str] = field(default_factory=Counter)  # top areas seen (e.g. /var/netscaler/logon)
+    unreadable: list[dict[str, str]] = field(default_factory=list)
+    unreadable_count: int = 0
+    truncated_content: int = 0
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    log_count: int = 0
+    nsconf_header: str | None = None
+    nsconf_path: str | None = None
+    facts: dict[str, bool] = field(default_factory=dict)
+    kernels: list[tuple[str, float | None]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)  # per-family scratch (bounded by each family)
+    stat_listing: list[str] = field(default_factory=list)
+    have_birthtime: bool = False
+    have_ctime: bool = False
+
+    def stat(self, family: str, key: str, n: int = 1) -> None:
+        self.family_stats.setdefault(family, Counter())[key] += n
+
+    def family_note(self, family: str, text: str) -> None:
+        notes = self.family_notes.setdefault(family, [])
+        if text not in notes and len(notes) < 20:
+            notes.append(text)
+
+    def unreadable_file(self, path: str, reason: str) -> None:
+        self.unreadable_count += 1
+        if len(self.unreadable) < MAX_LISTED:
+            self.unreadable.append({"path": path, "reason": reason})
+
+    def collected_reference(self, bundle_time: dt.datetime | None) -> tuple[dt.datetime | None, str]:
+        if self.opts.collected_at is not None:
+            return self.opts.collected_at, "--collected-at"
+        if bundle_time is not None:
+            return bundle_time, "bundle name"
+        if self.newest_mtime is not None:
+            return dt.datetime.fromtimestamp(self.newest_mtime, dt.UTC), "newest file modification time"
+        return None, "unknown"

@@ -1,0 +1,421 @@
+"""A uniform, read-only "artefact file system" over what was collected from an appliance.
+
+Every source (directory tree, tar / tar.gz, ``show techsupport`` collector bundle, disk image
+through dissect.target) yields ``(Entry, opener)`` pairs: the entry's path *inside the appliance*
+(``/var/netscaler/logon/...``), its metadata, and a function that opens its content as a bounded
+binary stream. Archives are never extracted: members are read one by one from the stream, so the
+opener is only valid until the next entry is produced. Nothing from the input is executed.
+
+Refusals (absolute names, ``..``, links pointing outside, device files, oversized members,
+truncated archives) are not errors: they are recorded in ``Source.notes`` for the coverage report.
+"""
+
+from __future__ import annotations
+
+import bz2
+import datetime as dt
+import gzip
+import lzma
+import os
+import re
+import stat
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "APPLIANCE_TOP",
+    "Entry",
+    "Opener",
+    "Source",
+    "SourceUnavailable",
+    "open_source",
+]
+
+# First path components that occur at the root of a NetScaler file system.
+APPLIANCE_TOP = frozenset({
+    "var", "flash", "nsconfig", "netscaler", "etc", "tmp", "root", "usr", "bin", "sbin", "home", "lib", "libexec",
+    "boot", "compat", "opt", "netscaler.local", "private", ".nscli_history", "v", ".x", "lula",
+})
+_BUNDLE_RE = re.compile(r"collector_(?:P_|S_)?[^/]*?(\d{1,2})([A-Za-z]{3})(\d{4})_(\d{2})_(\d{2})")
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+MAX_NOTES = 200
+
+Opener = Callable[[], IO[bytes]]
+
+
+class SourceUnavailable(Exception):
+    """The input cannot be read at all (missing, unsupported, or needs an extra that is not installed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    path: str  # absolute path inside the appliance, "/"-separated
+    kind: str  # "file" | "dir" | "symlink" | "other"
+    size: int = 0
+    mode: int | None = None  # permission bits including setuid/setgid (st_mode & 0o7777)
+    uid: int | None = None
+    gid: int | None = None
+    mtime: float | None = None
+    ctime: float | None = None
+    birthtime: float | None = None
+    link: str | None = None
+    origin: str = ""  # where it came from (member name, real path, "stat listing")
+
+
+@dataclass
+class Source:
+    """Base: subclasses implement ``_iter``. ``notes`` collect refusals and damage, capped."""
+
+    label: str
+    kind: str = "directory"
+    # which metadata the source keeps (tar drops ctime and birth time; copies rewrite ctime)
+    has_mode: bool = True
+    has_owner: bool = True
+    has_ctime: bool = False
+    has_birthtime: bool = False
+    bundle: bool = False
+    bundle_time: dt.datetime | None = None
+    notes: list[dict[str, str]] = field(default_factory=list)
+    note_count: int = 0
+    max_member_bytes: int = 2 * 1024**3
+
+    def note(self, what: str, path: str, reason: str) -> None:
+        self.note_count += 1
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append({"what": what, "path": path, "reason": reason})
+
+    def entries(self) -> Iterator[tuple[Entry, Opener | None]]:
+        yield from self._iter()
+
+    def _iter(self) -> Iterator[tuple[Entry, Opener | None]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def bundle_time_from_name(name: str) -> dt.datetime | None:
+    """``collector_P_10.0.0.1_23Nov2026_09_00.tar.gz`` -> 2026-11-23T09:00Z (the collector's clock)."""
+    m = _BUNDLE_RE.search(name)
+    if not m:
+        return None
+    day, mon, year, hh, mm = m.groups()
+    month = _MONTHS.get(mon.lower())
+    if not month:
+        return None
+    try:
+        return dt.datetime(int(year), month, int(day), int(hh), int(mm), tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+# -- directory trees -------------------------------------------------------------------------
+
+
+@dataclass
+class DirSource(Source):
+    root: Path = Path(".")
+    prefix: str = ""  # "/var" when the directory is a copy of /var itself
+    shell_dir: str | None = None  # bundle: "shell" outputs mapped under /.collector/shell
+
+    def _iter(self) -> Iterator[tuple[Entry, Opener | None]]:
+        stack = [(self.root, self.prefix)]
+        root_real = os.path.realpath(self.root)
+        while stack:
+            d, inner = stack.pop()
+            try:
+                with os.scandir(d) as it:
+                    items = sorted(it, key=lambda e: e.name, reverse=True)
+            except OSError as e:
+                self.note("unreadable directory", inner or "/", e.strerror or str(e))
+                continue
+            for de in items:
+                ipath = f"{inner}/{de.name}"
+                if self.shell_dir is not None and inner == "" and de.name == self.shell_dir:
+                    ipath = "/.collector/shell"
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except OSError as e:
+                    self.note("unreadable entry", ipath, e.strerror or str(e))
+                    continue
+                birth = getattr(st, "st_birthtime", None)
+                common: dict[str, Any] = {
+                    "size": st.st_size, "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+                    "mtime": st.st_mtime, "birthtime": birth, "origin": de.path,
+                }
+                if stat.S_ISLNK(st.st_mode):
+                    try:
+                        target = os.readlink(de.path)
+                    except OSError:
+                        target = ""
+                    resolved = os.path.realpath(de.path)
+                    if not (resolved == root_real or resolved.startswith(root_real + os.sep)):
+                        self.note("link not followed", ipath, f"points outside the tree ({target})")
+                    yield Entry(ipath, "symlink", link=target, **common), None
+                elif stat.S_ISDIR(st.st_mode):
+                    yield Entry(ipath, "dir", **common), None
+                    stack.append((Path(de.path), ipath))
+                elif stat.S_ISREG(st.st_mode):
+                    yield Entry(ipath, "file", **common), _file_opener(de.path)
+                else:
+                    self.note("refused", ipath, "device, socket or FIFO: not read")
+                    yield Entry(ipath, "other", **common), None
+
+
+def _file_opener(real: str) -> Opener:
+    def _open() -> IO[bytes]:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(real, flags)
+        return os.fdopen(fd, "rb", buffering=0)
+
+    return _open
+
+
+# -- tar archives (also collector bundles) ---------------------------------------------------
+
+
+@dataclass
+class TarSource(Source):
+    archive: Path = Path(".")
+    _strip: str | None = None  # first component to strip, decided on the first telling member
+
+    def _map(self, name: str) -> str | None:
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if not parts:
+            return None
+        if self._strip is None:
+            if parts[0] in APPLIANCE_TOP:
+                self._strip = ""
+            elif len(parts) > 1 and (parts[0].startswith("collector_") or parts[1] in APPLIANCE_TOP or parts[1] == "shell"):
+                self._strip = parts[0]
+                if parts[0].startswith("collector_"):
+                    self.bundle = True
+                    self.bundle_time = self.bundle_time or bundle_time_from_name(parts[0])
+            elif len(parts) == 1:
+                return "/" + parts[0]  # a lone top-level entry (e.g. the top dir itself): undecided
+            else:
+                self._strip = ""
+        if self._strip:
+            if parts[0] != self._strip:
+                return "/" + "/".join(parts)
+            parts = parts[1:]
+            if not parts:
+                return None
+        if parts[0] == "shell" and (self.bundle or self._strip):
+            self.bundle = True
+            return "/.collector/" + "/".join(parts)
+        return "/" + "/".join(parts)
+
+    def _iter(self) -> Iterator[tuple[Entry, Opener | None]]:
+        # Decompress ourselves: gzip/bz2/lzma readers raise EOFError on a truncated stream, where
+        # tarfile's own stream mode may stop silently and hide that members are missing.
+        raw = self.archive.open("rb")
+        head = raw.read(6)
+        raw.seek(0)
+        stream: IO[bytes]
+        if head[:2] == b"\x1f\x8b":
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        elif head[:3] == b"BZh":
+            stream = bz2.BZ2File(raw, "rb")
+        elif head == b"\xfd7zXZ\x00":
+            stream = lzma.LZMAFile(raw, "rb")  # noqa: SIM115 - closed in the finally below
+        else:
+            stream = raw
+        try:
+            tf = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed in finally
+        except (tarfile.TarError, OSError, EOFError, lzma.LZMAError) as e:
+            raw.close()
+            raise SourceUnavailable(f"{self.archive}: not a readable tar archive ({type(e).__name__}: {e})") from None
+        count = 0
+        last: tarfile.TarInfo | None = None
+        try:
+            while True:
+                try:
+                    m = tf.next()
+                except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+                    self.note("archive damaged", str(self.archive),
+                              f"truncated or corrupt after {count} members ({type(e).__name__}: {e}); later members not read")
+                    break
+                if m is None:
+                    if stream is raw and last is not None and not _has_end_marker(raw, last):
+                        self.note("archive damaged", str(self.archive), f"truncated after member {last.name}: no "
+                                  "end-of-archive marker; later members not read")
+                    break
+                last = m
+                count += 1
+                name = m.name
+                if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+                    self.note("refused", name, "absolute member name")
+                    continue
+                if ".." in name.split("/"):
+                    self.note("refused", name, "member name contains '..'")
+                    continue
+                ipath = self._map(name)
+                if ipath is None:
+                    continue
+                common: dict[str, Any] = {
+                    "size": m.size, "mode": m.mode & 0o7777, "uid": m.uid, "gid": m.gid,
+                    "mtime": float(m.mtime), "origin": name,
+                }
+                if m.issym() or m.islnk():
+                    target = m.linkname
+                    base = os.path.dirname(ipath) if m.issym() else "/"
+                    resolved = os.path.normpath(os.path.join(base, target)) if not target.startswith("/") else target
+                    if m.islnk() and (target.startswith("/") or ".." in target.split("/")):
+                        self.note("refused", ipath, f"hard link pointing outside the archive ({target})")
+                    elif m.issym() and ".." in target.split("/") and not _inside(resolved):
+                        self.note("link not followed", ipath, f"symbolic link points outside the tree ({target})")
+                    yield Entry(ipath, "symlink", link=target, **common), None
+                elif m.isdir():
+                    yield Entry(ipath, "dir", **common), None
+                elif m.isreg():
+                    if m.size > self.max_member_bytes:
+                        self.note("capped", ipath, f"member of {m.size} bytes exceeds the {self.max_member_bytes}-byte cap; "
+                                  "content not read")
+                        yield Entry(ipath, "file", **common), None
+                        continue
+                    member = m
+                    yield Entry(ipath, "file", **common), (lambda member=member: _extract(tf, member))
+                else:
+                    self.note("refused", ipath, "device file or FIFO: not read")
+                    yield Entry(ipath, "other", **common), None
+        finally:
+            tf.close()
+            stream.close()
+            raw.close()
+
+
+def _has_end_marker(raw: IO[bytes], last: tarfile.TarInfo) -> bool:
+    """An intact tar ends with zero blocks after the last member's (512-padded) data."""
+    end = last.offset_data + ((last.size + 511) // 512) * 512
+    try:
+        raw.seek(end)
+        tail = raw.read(512)
+    except OSError:
+        return True  # not seekable: cannot tell, do not claim damage
+    return len(tail) == 512 and not tail.strip(b"\0")
+
+
+def _inside(resolved: str) -> bool:
+    return not resolved.startswith("..") and not resolved.startswith("/..")
+
+
+def _extract(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    f = tf.extractfile(member)
+    if f is None:  # pragma: no cover - regular members always have a file object
+        raise OSError("member has no content")
+    return f
+
+
+# -- disk images through dissect.target (optional extra) ------------------------------------
+
+
+@dataclass
+class ImageSource(Source):
+    image: Path = Path(".")
+
+    def _iter(self) -> Iterator[tuple[Entry, Opener | None]]:
+        try:
+            from dissect.target import Target  # type: ignore[import-not-found]
+        except ImportError:
+            raise SourceUnavailable(
+                f"{self.image}: disk images need the optional 'image' extra (pip install 'nscheck[image]', "
+                "which installs dissect.target); not installed, so the image was not examined"
+            ) from None
+        try:
+            t = Target.open(str(self.image))
+        except Exception as e:  # dissect raises many types for unreadable images
+            raise SourceUnavailable(f"{self.image}: dissect.target could not open the image ({e})") from None
+        root = t.fs.path("/")
+        stack = [root]
+        while stack:
+            d = stack.pop()
+            try:
+                children = sorted(d.iterdir(), key=lambda p: str(p), reverse=True)
+            except Exception as e:
+                self.note("unreadable directory", str(d), str(e))
+                continue
+            for p in children:
+                ipath = "/" + str(p).lstrip("/")
+                try:
+                    st = p.lstat()
+                except Exception as e:
+                    self.note("unreadable entry", ipath, str(e))
+                    continue
+                common: dict[str, Any] = {
+                    "size": st.st_size, "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+                    "mtime": float(st.st_mtime), "ctime": float(st.st_ctime),
+                    "birthtime": getattr(st, "st_birthtime", None), "origin": ipath,
+                }
+                if stat.S_ISLNK(st.st_mode):
+                    yield Entry(ipath, "symlink", **common), None
+                elif stat.S_ISDIR(st.st_mode):
+                    yield Entry(ipath, "dir", **common), None
+                    stack.append(p)
+                elif stat.S_ISREG(st.st_mode):
+                    yield Entry(ipath, "file", **common), (lambda p=p: p.open("rb"))
+                else:
+                    yield Entry(ipath, "other", **common), None
+
+
+# -- choosing a source -----------------------------------------------------------------------
+
+_IMAGE_SUFFIXES = (".img", ".dd", ".raw", ".vmdk", ".vhd", ".vhdx", ".qcow2", ".e01", ".ova", ".ovf", ".bin")
+
+
+def _dir_layout(root: Path) -> tuple[Path, str, bool]:
+    """(root to walk, path prefix inside the appliance, is a collector bundle)."""
+    names = {p.name for p in root.iterdir()} if root.is_dir() else set()
+    if names & {"var", "nsconfig", "flash"}:
+        return root, "", "shell" in names and "nsconfig" in names
+    if root.name in APPLIANCE_TOP - {"v", ".x", "lula"}:
+        return root, "/" + root.name, False  # a copy of /var (or /nsconfig ...) itself
+    if names & (APPLIANCE_TOP - {"v", ".x", "lula"}):
+        return root, "", False
+    subdirs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
+    if len(subdirs) == 1:
+        inner = {p.name for p in subdirs[0].iterdir()}
+        if inner & APPLIANCE_TOP or "shell" in inner:
+            return subdirs[0], "", "shell" in inner or subdirs[0].name.startswith("collector_")
+    if root.name in APPLIANCE_TOP:
+        return root, "/" + root.name, False
+    return root, "", False
+
+
+def open_source(path: str, *, max_member_bytes: int = 2 * 1024**3) -> Source:
+    """Pick the right source for ``path``; raises SourceUnavailable with a clear reason."""
+    p = Path(path)
+    if not p.exists():
+        raise SourceUnavailable(f"{path}: no such file or directory")
+    if p.is_dir():
+        root, prefix, bundle = _dir_layout(p)
+        src = DirSource(label=path, kind="support_bundle" if bundle else "directory", root=root, prefix=prefix,
+                        shell_dir="shell" if bundle else None, bundle=bundle, has_birthtime=hasattr(os.stat_result, "st_birthtime"),
+                        max_member_bytes=max_member_bytes)
+        src.bundle_time = bundle_time_from_name(root.name) or bundle_time_from_name(p.name)
+        return src
+    if p.suffix.lower() in _IMAGE_SUFFIXES:
+        return ImageSource(label=path, kind="image", image=p, has_ctime=True, has_birthtime=True)
+    try:
+        is_tar = tarfile.is_tarfile(p)
+    except OSError as e:
+        raise SourceUnavailable(f"{path}: cannot read ({e.strerror or e})") from None
+    except Exception:
+        is_tar = False
+    if not is_tar:
+        with p.open("rb") as f:
+            head = f.read(4)
+        if head[:2] == b"\x1f\x8b":
+            is_tar = True  # a (possibly truncated) tar.gz: the stream reader reports damage per member
+    if is_tar or p.name.endswith((".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")):
+        bt = bundle_time_from_name(p.name)
+        return TarSource(label=path, kind="support_bundle" if p.name.startswith("collector_") else "tar", archive=p,
+                         has_ctime=False, has_birthtime=False, bundle=p.name.startswith("collector_"), bundle_time=bt,
+                         max_member_bytes=max_member_bytes)
+    if p.suffix.lower() in _IMAGE_SUFFIXES or p.stat().st_size >= 1024**2:
+        return ImageSource(label=path, kind="image", image=p, has_ctime=True, has_birthtime=True)
+    raise SourceUnavailable(f"{path}: not a directory, tar archive or disk image")

@@ -170,3 +170,44 @@ def test_host_down_keeps_findings_open(lab: tuple[Forwarder, dict[str, tuple[str
         main(["history", "--state", str(state), "-f", "json"])
     (h,) = json.loads(capsys.readouterr().out)["hosts"]
     assert all(f["status"] == "open" for f in h["findings"])
+
+
+def test_clean_triage_closes_the_compromise_assessment(lab: tuple[Forwarder, dict[str, tuple[str, int]]],
+                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """NCSC advice made operational: scan (vulnerable while exploited) -> assessment open ->
+    clean `nscheck triage --name HOST --state` -> the next scan reports it resolved once."""
+    from tests.triage_fixtures import clean_tree, write_dir
+
+    fwd, backends = lab
+    fwd.backend = backends["new"]
+    state = tmp_path / "state.db"
+    host = f"127.0.0.1:{fwd.port}"
+    common = [f"https://{host}", "--state", str(state), "--no-progress", "--timeout", "5", "--format", "json"]
+    scan(common)
+    capsys.readouterr()
+
+    def open_assessments() -> set[str]:
+        with pytest.raises(SystemExit):
+            main(["history", host, "--state", str(state), "--format", "json"])
+        (h,) = json.loads(capsys.readouterr().out)["hosts"]
+        return {f["rule_id"] for f in h["findings"] if f["kind"] == "assessment" and f["status"] == "open"}
+
+    assert "compromise-assessment-required:CTX696604" in open_assessments()
+
+    tree = write_dir(clean_tree(), tmp_path / "bundle")
+    with pytest.raises(SystemExit):
+        main(["triage", str(tree), "--name", host, "--state", str(state), "--format", "json", "--no-yara",
+              "--jsonl", str(tmp_path / "triage.jsonl")])
+    # (exit 1 is fine: the collected ns.conf names a vulnerable build; what matters is: no indicator)
+    assert json.loads(capsys.readouterr().out)["indicators"] == []
+    assert open_assessments() == set()
+
+    jsonl = tmp_path / "after.jsonl"
+    scan([*common, "--jsonl", str(jsonl)])
+    capsys.readouterr()
+    docs = (tmp_path / "triage.jsonl").read_text().splitlines() + jsonl.read_text().splitlines()
+    resolved = [json.loads(x) for x in docs]
+    resolved = [d for d in resolved if d["event"]["dataset"] == "nscheck.finding"
+                and d["nscheck"]["kind"] == "assessment" and d["nscheck"]["transition"] == "resolved"]
+    assert len(resolved) == len({d["nscheck"]["finding_id"] for d in resolved}) >= 1, \
+        "the closed assessment is announced to the SIEM, once"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import shlex
@@ -57,6 +58,8 @@ def triage_cmd(
                                      "bundle name, else the newest file's time."),
     recent_days: int = typer.Option(None, "--recent-days", min=1, help="Window for recent web-root changes (default 90)."),
     signatures: str = typer.Option(None, "--signatures", help="Use another signature set directory."),
+    state: str = typer.Option(None, "--state", help="State database of nscheck scan: record this triage; a clean one "
+                              "closes the host's compromise-assessment-required findings (use --name HOST)."),
     no_yara: bool = typer.Option(False, "--no-yara", help="Skip YARA scans even when yara-python is installed."),
 ) -> None:
     """Triage artefacts collected from a NetScaler appliance, offline (NCSC-NL style checks, logs, YARA).
@@ -83,7 +86,7 @@ def triage_cmd(
         for e in eg.exceptions:
             typer.echo(f"nscheck triage: signature error: {e}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    opts = TriageOptions(paths=tuple(paths), name=name, format=fmt, output_dir=output_dir, jsonl=jsonl, fail_on=fail_on,
+    opts = TriageOptions(state=state, paths=tuple(paths), name=name, format=fmt, output_dir=output_dir, jsonl=jsonl, fail_on=fail_on,
                          fail_on_unknown=fail_on_unknown, collected_at=when, recent_days=recent_days,
                          signatures=signatures, yara=not no_yara)
     raise typer.Exit(run_triage(opts, rules, sigdir, triage))
@@ -106,6 +109,12 @@ def run_triage(opts: TriageOptions, rules: TriageRules, sigdir: Path,
                   command="nscheck triage " + " ".join(shlex.quote(p) for p in opts.paths))
     tally = ExitTally()
     sinks = [*build_sinks(opts, kind="triage"), tally]
+    stage = None
+    if opts.state:
+        from nscheck.state import StateStage
+
+        stage = StateStage(opts.state)
+        stage.open(run)
     for s in sinks:
         s.open(run)
     groups = [list(opts.paths)] if opts.name else [[p] for p in opts.paths]
@@ -113,6 +122,10 @@ def run_triage(opts: TriageOptions, rules: TriageRules, sigdir: Path,
     counts: Counter[str] = Counter()
     for group in groups:
         result = triage_fn(group, opts, rules, sigdir)
+        if stage is not None:
+            if opts.name:
+                result = dataclasses.replace(result, extra={**result.extra, "host_name": opts.name})
+            result = stage.annotate(result)
         counts[result.verdict.value] += 1
         for s in sinks:
             s.host(result)
@@ -126,6 +139,8 @@ def run_triage(opts: TriageOptions, rules: TriageRules, sigdir: Path,
     ended = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     summary = RunSummary(run=run, ended=ended, duration_ms=int((time.monotonic() - t0) * 1000), hosts=len(groups),
                          counts=dict(counts))
+    if stage is not None:
+        summary = stage.close(summary)
     for s in sinks:
         s.close(summary)
     if opts.format == "table" and opts.jsonl != "-":

@@ -550,10 +550,12 @@ class StateStore:
 
     def _triage_assessments(self, c: sqlite3.Connection, key: str, result: HostResult, now: str,
                             counts: Counter[str]) -> list[dict[str, Any]]:
-        from nscheck.model import HostVerdict
+        from nscheck.model import HostStatus
 
-        if result.verdict is not HostVerdict.NOT_VULNERABLE:
-            return []  # hits, or no coverage: nothing is closed
+        # A clean triage is "looked, and found no indicator". Its build may still be vulnerable
+        # (that is the scan's business): the compromise question is what a triage answers.
+        if result.indicators or result.status is not HostStatus.OK or not result.coverage:
+            return []  # hits, unreadable input, or no coverage: nothing is closed
         out = []
         # One appliance may be known under several host:port keys (vservers): close them all.
         for k in self.resolve_hosts(self._triage_name(result)) or [key]:

@@ -36,6 +36,7 @@ class TriageOptions:
     max_member_bytes: int = 2 * 1024**3  # archive members above this are not read at all
     yara: bool = True  # False: behave as if yara-python were missing (tests, --no-yara)
     quiet: bool = False
+    state: str | None = None  # --state: record the result (a clean triage closes compromise assessments)
 
 
 def iso(ts: float | None) -> str | None:

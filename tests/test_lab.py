@@ -22,6 +22,7 @@ from nscheck.cli import app
 from nscheck.lab import LabError, Profile, many_hosts, start_lab
 from nscheck.lab.check import disagreements
 from nscheck.lab.profiles import WEBSHELL_PATH
+from nscheck.lab.profiles import preset as preset_profiles
 
 pytestmark = pytest.mark.lab
 
@@ -512,9 +513,11 @@ def test_demo_scans_the_lab_and_agrees_with_it():
     assert res.exit_code == 0, res.output
     start = res.stdout.index("[")
     results = json.loads(res.stdout[start:res.stdout.rindex("]") + 1])
-    assert len(results) == 10
+    assert len(results) == len(preset_profiles("demo"))
     assert sum(1 for r in results if r["status"] == "unreachable") == 1
-    assert sum(1 for r in results if r["product"]["is_netscaler"]) == 8
+    assert sum(1 for r in results if r["product"]["is_netscaler"]) == sum(
+        1 for p in preset_profiles("demo") if p.kind == "netscaler")
+    assert sum(1 for r in results if r["verdict"] == "compromised") == 1
 
 
 def test_disagreements_reports_wrong_answers(lab):

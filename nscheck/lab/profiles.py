@@ -160,6 +160,8 @@ def _demo() -> list[Profile]:
         _ns("gw-fips-13.1-37.241", "13.1-37.241", edition="fips"),
         _ns("aaa-13.1-59.22", "13.1-59.22", roles=("aaa",)),
         _ns("mgmt-14.1", "14.1-47.46", roles=("management",)),
+        # Patched is not clean: a skimmer in the login page and a webshell (NCSC-NL 2025 advice).
+        _ns("gw-compromised-14.1-47.48", "14.1-47.48", compromised=True),
         Profile(name="plain-nginx", kind="plain"),
         _fault("unreachable", "refused"),
     ]

@@ -3,7 +3,8 @@
 Ladder: product pages (/, a random path, the Gateway/AAA login pages) -> product decision ->
 (not NetScaler: stop) -> rdx_en.json.gz stamp -> ?v= hashes and Last-Modified (free, from the
 pages already fetched) -> if the build is still not exact with high confidence: EPA plug-in
-list and the nsepa.deb size. A title without corroboration asks for the favicon.
+list, the legacy epa.html nsversion (old builds) and the nsepa.deb size. A title without
+corroboration asks for the favicon.
 """
 
 from __future__ import annotations
@@ -282,12 +283,18 @@ async def fingerprint_host(
     if product.is_netscaler is None:
         await lad.run(METHODS_BY_NAME["favicon"])
         product = decide_product(lad.signals, True)
+    if product.is_netscaler is None and any(s.role == "management" for s in lad.signals):
+        # A management GUI login page: its stylesheet is served by the appliance at an absolute
+        # path a saved copy of the page does not reproduce.
+        await lad.run(METHODS_BY_NAME["mgmt_css"])
+        product = decide_product(lad.signals, True)
     if product.is_netscaler is None:
-        # Asked the appliance-only resources (rdx file, favicon) and none answered like a
+        # Asked the appliance-only resources (rdx file, favicon, GUI css) and none answered like a
         # NetScaler: what is left is copied markup.
         product = ProductInfo(False, (), Confidence.LOW, (*product.evidence, Evidence(
             "product", "looks like a NetScaler login page but nothing outside the page confirms it "
-            "(no appliance cookie, header, certificate, rdx file or favicon): possible phishing clone", None,
+            "(no appliance cookie, header, certificate, rdx file, favicon or GUI stylesheet): possible phishing clone, or a "
+            "Citrix page that is not a NetScaler (StoreFront shares the RfWebUI markup)", None,
             Confidence.LOW)))
     if not build_stage:
         lad.skipped.append(Skipped("build", "build fingerprinting not requested (--indicators-only)"))
@@ -299,8 +306,10 @@ async def fingerprint_host(
     await lad.run(METHODS_BY_NAME["last_modified"])
     info, bound = combine_build(lad.claims, tables)
     if info is not None and info.exact and info.confidence is Confidence.HIGH:
-        lad.skipped.append(Skipped("epa_pluginlist, epa_deb_size", "exact build already known (early exit)"))
+        lad.skipped.append(Skipped("epa_nsversion, epa_pluginlist, epa_deb_size", "exact build already known (early exit)"))
     else:
+        if info is None or not info.exact:
+            await lad.run(METHODS_BY_NAME["epa_nsversion"])
         await lad.run(METHODS_BY_NAME["epa_pluginlist"])
         sized = {row.build.release for row in tables.epa.values()}
         if info is None or info.release is None or info.release in sized:
@@ -314,6 +323,13 @@ async def fingerprint_host(
 
 def _finish(lad: _Ladder, product: ProductInfo, info: BuildInfo | None, bound: str) -> Fingerprint:
     extra = tuple(e for o in lad.outcomes for e in o.evidence)
+    moved = getattr(lad.fetcher, "upgraded_to", None)
+    if getattr(lad.fetcher, "plain_http", False):
+        extra = (Evidence("probe", "the port answered TLS in plain HTTP: the host was read over http", lad.fetcher.base_url,
+                          Confidence.HIGH), *extra)
+    elif moved:
+        extra = (Evidence("probe", f"the host redirected http to {moved}: later requests went there", moved,
+                          Confidence.HIGH), *extra)
     if extra:
         product = ProductInfo(product.is_netscaler, product.roles, product.confidence, (*product.evidence, *extra))
     facts = {r: Precondition.MET for r in product.roles} if product.is_netscaler else {}

@@ -16,15 +16,16 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from nscheck.build import Build
+from nscheck.build import Build, BuildError, parse_build
 from nscheck.model import Certificate, Confidence, Evidence, Skipped
 from nscheck.probe.types import HttpResponse
-from nscheck.signatures.fingerprints import FingerprintTables, http_date
+from nscheck.signatures.fingerprints import FingerprintTables, LastModifiedRow, http_date
 
 RDX_PATH = "/vpn/js/rdx/core/lang/rdx_en.json.gz"
 EPA_DEB_PATH = "/epa/scripts/linux/nsepa.deb"
 PLUGINLIST_PATH = "/vpn/pluginlist.xml"
 FAVICON_PATH = "/vpn/images/AccessGateway.ico"
+EPA_HTML_PATH = "/epa/epa.html"
 _BODY_SCAN = 262_144  # markers only look at the first 256 KiB of a page
 
 _CONF_RANK = {Confidence.HIGH: 3, Confidence.MEDIUM: 2, Confidence.LOW: 1}
@@ -93,11 +94,12 @@ class Observations:
     def get(self, key: str) -> HttpResponse | None:
         return self.responses.get(key)
 
-    def pages(self) -> list[tuple[str, HttpResponse]]:
-        """Responses whose bodies may be read for markers (catch-all copies left out)."""
+    def pages(self, *, with_random: bool = False) -> list[tuple[str, HttpResponse]]:
+        """Answered responses, in order; the random-path answer only when asked for (its headers
+        and redirect say something about the host, its body never does)."""
         out = []
         for k, r in self.responses.items():
-            if k == "random" or r.status is None:
+            if (k == "random" and not with_random) or r.status is None:
                 continue
             out.append((k, r))
         return out
@@ -120,8 +122,24 @@ class Method:
 # -- product --------------------------------------------------------------------------------
 
 
+# A proxy (or an HTTP/2 front end) may fold several Set-Cookie lines into one, comma-joined;
+# the commas inside "expires=Wednesday, 09-Nov-1999 ..." are followed by a date, not "name=".
+_COOKIE_FOLD = re.compile(r",\s*(?=[^;,=\s]+=)")
+
+
 def _cookie_names(r: HttpResponse) -> list[str]:
-    return [v.split("=", 1)[0].strip() for v in r.header_all("set-cookie") if "=" in v]
+    out: list[str] = []
+    for v in r.header_all("set-cookie"):
+        for part in _COOKIE_FOLD.split(v):
+            if "=" in part:
+                name = part.split("=", 1)[0].strip()
+                if name:
+                    out.append(name)
+    return out
+
+
+# The Gateway/AAA login pages an unauthenticated request is sent to (nerva, nuclei, Greenbone).
+LOGIN_PATH = re.compile(r"(?i)^/(?:vpn/(?:tm)?index\.html|logon/LogonPoint/(?:(?:tm)?index|custom)\.html|logon/LogonPoint/?$)")
 
 
 def match_markers(obs: Observations, tables: FingerprintTables) -> Outcome:
@@ -129,13 +147,17 @@ def match_markers(obs: Observations, tables: FingerprintTables) -> Outcome:
     and honeypot-sized pages excluded)."""
     signals: list[Signal] = []
     seen: set[tuple[str, str]] = set()
-    for _key, r in obs.pages():
+    for key, r in obs.pages(with_random=True):
         # A catch-all copy still gets read, but its signals are flagged: they may name a role
         # of a host proven by other means, never prove the product or a build.
         copy = not obs.body_usable(r)
         text = r.text(_BODY_SCAN) if r.body else ""
         for m in tables.markers:
             hit: str | None = None
+            if key == "random" and m.location in ("body", "location"):
+                # The random path's body is the catch-all test, and a look-alike can send every
+                # path to its copied login page: only its cookies and headers count.
+                continue
             if m.location == "body":
                 if text and len(r.body) >= m.min_body:
                     mm = m.pattern.search(text)
@@ -174,6 +196,11 @@ def check_catch_all(obs: Observations, tables: FingerprintTables) -> Outcome:
     r = obs.get("random")
     if r is None or r.status is None:
         return Outcome()
+    if r.status == 200 and r.redirects and LOGIN_PATH.match(_path_of(r.redirects[-1])):
+        # A Gateway/AAA vserver sends every unauthenticated request to its login page: the
+        # random path landing there is the appliance's own behaviour, not a catch-all page.
+        return Outcome(evidence=(Evidence("catch_all", f"a random path redirects to the login page {r.redirects[-1]} "
+                                          "(unauthenticated requests are sent to the logon page)", r.url, Confidence.MEDIUM),))
     if r.status == 200 and r.body:
         obs.catch_all_body = r.body
         return Outcome(evidence=(Evidence("catch_all", "host answers 200 to a random path: page content is not used as evidence "
@@ -203,12 +230,31 @@ def check_favicon(obs: Observations, tables: FingerprintTables) -> Outcome:
     return Outcome(signals=(Signal("favicon_md5", "corroborator", "", ev),))
 
 
+MGMT_CSS_PATH = "/admin_ui/common/css/ns/ui.css"
+
+
+def check_mgmt_css(obs: Observations, tables: FingerprintTables) -> Outcome:
+    """The management GUI stylesheet (samples: mgmt GUI page links admin_ui/common/css/ns/ui.css;
+    citrixscan/BLS probe it). A stylesheet, not a page: an HTML answer (login page, catch-all,
+    soft 404) is not it."""
+    r = obs.get("mgmt_css")
+    if r is None or r.status != 200 or not r.body or not obs.body_usable(r):
+        return Outcome()
+    ctype = (r.header("content-type") or "").lower()
+    head = r.body[:512].lstrip().lower()
+    if "html" in ctype or head.startswith((b"<", b"{\"")) or b"{" not in r.body[:4096]:
+        return Outcome()
+    ev = Evidence("mgmt_css", f"{MGMT_CSS_PATH} served as a stylesheet ({len(r.body)} bytes, {ctype or 'no type'})",
+                  r.url, Confidence.MEDIUM)
+    return Outcome(signals=(Signal("mgmt_css", "corroborator", "management", ev),))
+
+
 # -- build: rdx_en.json.gz gzip MTIME ---------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class RdxInfo:
-    kind: str  # "stamp" | "zeroed" | "invalid"
+    kind: str  # "stamp" | "zeroed" | "regzipped" | "invalid"
     stamp: int = 0
     reason: str = ""
     md5: str = ""
@@ -237,6 +283,16 @@ def parse_rdx(body: bytes) -> RdxInfo:
             return RdxInfo("zeroed", 0, "MTIME 0 with a file name", md5)
         return RdxInfo("stamp", mtime, md5=md5)
     if mtime != 0 or len(body) > 64:
+        # No name and either a time or a real body: not Citrix's 23-byte file but a gzip some
+        # front end (CDN, proxy) wrote itself. Its MTIME is that front end's, never the build;
+        # JSON inside still says the appliance's language file was served from this path.
+        try:
+            head = zlib.decompressobj(31).decompress(body, 256).lstrip()
+        except zlib.error:
+            head = b""
+        if head[:1] == b"{" and b'"' in head[:64]:
+            return RdxInfo("regzipped", 0, "gzip without the rdx_en.json name, JSON inside: recompressed in front of "
+                           "the appliance (its MTIME is not the build)", md5)
         return RdxInfo("invalid", reason="gzip without the rdx_en.json name")
     try:
         d = zlib.decompressobj(31)
@@ -283,6 +339,9 @@ def check_rdx(obs: Observations, tables: FingerprintTables) -> Outcome:
     note = f" ({'; '.join(r.notes)})" if r.notes else ""
     if info.kind == "invalid":
         return Outcome(evidence=(Evidence("rdx_stamp", f"body is not the NetScaler file: {info.reason}", r.url, Confidence.LOW),))
+    if info.kind == "regzipped":
+        ev = Evidence("rdx_stamp", f"rdx_en.json.gz served, {info.reason}{note}", r.url, Confidence.MEDIUM)
+        return Outcome(signals=(Signal("rdx_regzipped", "corroborator", "", ev),), evidence=(ev,))
     if info.kind == "zeroed":
         known = next((z for z in tables.zeroed if z.body_md5 == info.md5), None)
         floors = tuple(z.floor for z in tables.zeroed)
@@ -323,7 +382,10 @@ def check_rdx(obs: Observations, tables: FingerprintTables) -> Outcome:
 
 # -- build: ?v= hashes, Last-Modified / ETag ----------------------------------------------------
 
-_VHASH = re.compile(r"\?v=([0-9a-fA-F]{32})")
+# The cache-buster as it appears in real markup: "x.js?v=<md5>", "x.css?foo=1&v=<md5>",
+# HTML-escaped "&amp;v=", or inside a script string; 32 hex digits and not the head of a
+# longer hex run (a SHA-1/SHA-256 would otherwise yield a bogus 32-digit prefix).
+_VHASH = re.compile(r"[?&](?:amp;)?v=([0-9a-fA-F]{32})(?![0-9a-fA-F])")
 
 
 def check_vhash(obs: Observations, tables: FingerprintTables) -> Outcome:
@@ -364,42 +426,118 @@ def decode_apache_etag(etag: str) -> dt.datetime | None:
         return None
 
 
+def _lm_rows(tables: FingerprintTables, when: dt.datetime) -> tuple[LastModifiedRow, ...]:
+    """Table rows for an instant (compared as times, so a proxy re-formatting the date or
+    writing it in another zone still matches)."""
+    out: list[LastModifiedRow] = []
+    for value, rows in tables.last_modified.items():
+        t = http_date(value)
+        if t is not None and abs((t - when).total_seconds()) < 1:
+            out.extend(rows)
+    return tuple(out)
+
+
+_FILE_AFTER_STAMP = (dt.timedelta(hours=-2), dt.timedelta(hours=12))
+
+
+def _dated_by_stamps(when: dt.datetime, tables: FingerprintTables) -> tuple[Build, ...]:
+    """Builds whose rdx compile stamp lies just before a page's file time: the appliance's
+    static files are written at build time (NOTES V3: an ETag/Last-Modified ~1 h after the
+    13.0-47.22 stamp)."""
+    lo, hi = _FILE_AFTER_STAMP
+    out: list[Build] = []
+    for stamp, rows in tables.stamps.items():
+        delta = when - _stamp_date(stamp)
+        if lo <= delta <= hi:
+            for x in rows:
+                if x.build is not None:
+                    b = Build(x.build.release, x.build.major, x.build.minor)
+                    if b not in out:
+                        out.append(b)
+    return tuple(out)
+
+
+def _rdx_gave_build(obs: Observations) -> bool:
+    r = obs.get("rdx")
+    return r is not None and r.status == 200 and parse_rdx(r.body).kind in ("stamp", "zeroed")
+
+
 def check_last_modified(obs: Observations, tables: FingerprintTables) -> Outcome:
     claims: list[BuildClaim] = []
     evidence: list[Evidence] = []
+    seen: set[tuple[str, str]] = set()
+    dates: list[tuple[dt.datetime, str, str]] = []  # (file time, what, url) for stamp dating
     for key in ("root", "vpn_index", "lp_index", "lp_tmindex"):
         r = obs.get(key)
-        if r is None or not r.ok or not obs.body_usable(r):
+        if r is None or not r.ok or not obs.body_usable(r) or (r.url, key) in seen:
             continue
-        lm = r.header("last-modified")
-        if lm:
-            rows = tables.last_modified.get(lm.strip(), ())
+        seen.add((r.url, key))
+        lm = (r.header("last-modified") or "").strip()
+        lm_when = http_date(lm) if lm else None
+        if lm_when is not None:
+            rows = tables.last_modified.get(lm) or _lm_rows(tables, lm_when)
             if rows:
                 b = rows[0].build
                 claims.append(BuildClaim("last_modified", "exact", (b,), rows[0].confidence,
                                          f"Last-Modified {lm} = {b} ({rows[0].source})", r.url))
-            elif http_date(lm) is not None:
+            else:
                 evidence.append(Evidence("last_modified", f"Last-Modified {lm} (page date; not in the table)", r.url, Confidence.LOW))
+                dates.append((lm_when, f"Last-Modified {lm}", r.url))
         et = r.header("etag")
         when = decode_apache_etag(et) if et else None
         if when is not None:
-            evidence.append(Evidence("etag", f"ETag {et} encodes mtime {when:%Y-%m-%d %H:%M:%S} UTC", r.url, Confidence.LOW))
+            rows = _lm_rows(tables, when.replace(microsecond=0)) if lm_when is None else ()
+            if rows:
+                # Apache's ETag carries the file mtime: the same instant as the published
+                # Last-Modified when a proxy stripped that header. One step removed: LOW.
+                b = rows[0].build
+                claims.append(BuildClaim("last_modified", "exact", (b,), Confidence.LOW,
+                                         f"ETag {et} encodes mtime {when:%Y-%m-%d %H:%M:%S} UTC = published Last-Modified of {b} "
+                                         f"({rows[0].source})", r.url))
+            else:
+                evidence.append(Evidence("etag", f"ETag {et} encodes mtime {when:%Y-%m-%d %H:%M:%S} UTC", r.url, Confidence.LOW))
+                if lm_when is None:
+                    dates.append((when, f"ETag {et}", r.url))
+    if not claims and dates and not _rdx_gave_build(obs):
+        # Only when the rdx file said nothing: a page date is a weak, dated guess (customised
+        # pages and caches carry other times), never a closed candidate set.
+        for when, what, url in dates:
+            cands = _dated_by_stamps(when, tables)
+            if 0 < len(cands) <= 4:
+                detail = (f"{what}: file time {when:%Y-%m-%d %H:%M} UTC is within hours after the compile stamp of "
+                          f"{', '.join(map(str, cands))} (appliance files are written at build time; customised "
+                          "pages and caches break this)")
+                claims.append(BuildClaim("last_modified", "candidates", cands, Confidence.LOW, detail, url, dated=True))
+                break
     return Outcome(claims=tuple(claims), evidence=tuple(evidence))
 
 
 # -- build: EPA plug-ins ------------------------------------------------------------------------
 
-_PLUGIN = re.compile(r'<plugin\s+name="(Netscaler Gateway EPA plug-in[^"]*)"[^>]*version="([^"]+)"', re.I)
+_PLUGIN_TAG = re.compile(r"<plugin\b[^>]*>", re.I)
+_ATTR = re.compile(r"""([A-Za-z_:][\w:.-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _epa_plugin(text: str) -> tuple[str, str] | None:
+    """(name, version) of the first "NetScaler Gateway EPA plug-in" entry; attributes in any
+    order and either quote (BLS and securekomodo read the same <plugin name= version=> tags)."""
+    for tag in _PLUGIN_TAG.finditer(text):
+        attrs = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+                 for m in _ATTR.finditer(tag.group(0))}
+        name, version = attrs.get("name", ""), attrs.get("version", "")
+        if re.match(r"(?i)netscaler gateway epa plug-in", name) and version:
+            return name, version
+    return None
 
 
 def check_pluginlist(obs: Observations, tables: FingerprintTables) -> Outcome:
     r = obs.get("pluginlist")
     if r is None or r.status != 200 or not obs.body_usable(r):
         return Outcome()
-    m = _PLUGIN.search(r.text(_BODY_SCAN))
-    if not m:
+    found = _epa_plugin(r.text(_BODY_SCAN))
+    if not found:
         return Outcome()
-    ev = Evidence("epa_pluginlist", f"{m.group(1)} version {m.group(2)} (year-based: bounds the period, not the build)",
+    ev = Evidence("epa_pluginlist", f"{found[0]} version {found[1]} (year-based: bounds the period, not the build)",
                   r.url, Confidence.LOW)
     return Outcome(signals=(Signal("epa_pluginlist", "corroborator", "gateway", ev),), evidence=(ev,))
 
@@ -408,16 +546,27 @@ def check_epa_deb(obs: Observations, tables: FingerprintTables) -> Outcome:
     r = obs.get("nsepa")
     if r is None:
         return Outcome()
-    if r.status not in (200, 206):
+    if r.status not in (200, 206, 416):
         why = r.error or f"HTTP {r.status}"
         return Outcome(skipped=(Skipped("epa_deb_size", f"nsepa.deb not served ({why}); absence is not evidence of patching"),))
     size: int | None = None
-    cr = r.header("content-range") or ""
-    m = re.search(r"/(\d+)\s*$", cr)
-    if r.status == 206 and m:
+    # "bytes 0-0/11230664", "bytes 0-0/11230664 " or, on a 416, "bytes */11230664"; unit in any case.
+    m = re.fullmatch(r"(?i)\s*bytes\s+(?:\d+\s*-\s*\d+|\*)\s*/\s*(\d+)\s*", r.header("content-range") or "")
+    enc = (r.header("content-encoding") or "identity").strip().lower()
+    if enc not in ("", "identity"):
+        return Outcome(skipped=(Skipped("epa_deb_size", f"nsepa.deb sent with Content-Encoding {enc}: sizes are of the "
+                                        "encoded file, not comparable"),))
+    if r.status in (206, 416) and m:
         size = int(m.group(1))
-    elif r.status == 200 and (r.header("content-length") or "").isdigit():
-        size = int(r.header("content-length") or "0")
+    elif r.status == 200 and (r.header("content-length") or "").strip().isdigit():
+        # Range ignored: the full-file Content-Length is the same total (technion's fallback).
+        if r.body and not r.body.startswith(b"!<arch>"[: len(r.body)]):
+            return Outcome(skipped=(Skipped("epa_deb_size", "the answer for nsepa.deb is not a .deb archive (no !<arch> "
+                                            "header): a login page or catch-all, not the plug-in"),))
+        size = int((r.header("content-length") or "0").strip())
+    if r.status == 206 and r.body and r.body[:1] != b"!":
+        return Outcome(skipped=(Skipped("epa_deb_size", "the first byte of nsepa.deb is not '!' (.deb archives start "
+                                        "with !<arch>): not the plug-in"),))
     if size is None:
         return Outcome(skipped=(Skipped("epa_deb_size", "no total size in Content-Range/Content-Length"),))
     row = tables.epa.get(size)
@@ -426,6 +575,32 @@ def check_epa_deb(obs: Observations, tables: FingerprintTables) -> Outcome:
     word = {"floor": "or later", "before": "older than", "exact": "="}[row.relation]
     detail = (f"nsepa.deb is {size} bytes: {row.build} {word}" if row.relation == "floor" else f"nsepa.deb is {size} bytes: {word} {row.build}")
     return Outcome(claims=(BuildClaim("epa_deb_size", row.relation, (row.build,), row.confidence, detail + f" ({row.source})", r.url),))
+
+
+# Legacy EPA page: `var nsversion="12,0,41,23";` (Greenbone gb_citrix_netscaler_http_detect;
+# a 2013 Citrix blog shows epa.html comparing the plug-in version with it). Seen on 10.x-12.0;
+# not confirmed on 13.1/14.1, where Citrix stripped unauthenticated version markers (nerva).
+_NSVERSION = re.compile(r"""var\s+nsversion\s*=\s*["']\s*(\d{1,2})\s*[,.]\s*(\d)\s*[,.]\s*(\d{1,3})\s*[,.]\s*(\d{1,4})\s*["']""")
+
+
+def check_epa_html(obs: Observations, tables: FingerprintTables) -> Outcome:
+    r = obs.get("epa_html")
+    if r is None or r.status != 200 or not obs.body_usable(r):
+        return Outcome()
+    m = _NSVERSION.search(r.text(_BODY_SCAN))
+    if not m:
+        return Outcome()
+    text = f"{m.group(1)}.{m.group(2)}-{m.group(3)}.{m.group(4)}"
+    try:
+        b = parse_build(text)
+    except BuildError as e:
+        return Outcome(evidence=(Evidence("epa_nsversion", f"epa.html nsversion {m.group(0)!r} is not a build: {e}",
+                                          r.url, Confidence.LOW),))
+    plain = Build(b.release, b.major, b.minor)
+    detail = f"epa.html declares nsversion {m.group(0).split('=', 1)[1].strip()} = {plain} (legacy EPA page; Greenbone)"
+    ev = Evidence("epa_nsversion", detail, r.url, Confidence.MEDIUM)
+    return Outcome(signals=(Signal("epa_nsversion", "corroborator", "gateway", ev),),
+                   claims=(BuildClaim("epa_nsversion", "exact", (plain,), Confidence.MEDIUM, detail, r.url),))
 
 
 # -- the declared ladder ------------------------------------------------------------------------
@@ -450,9 +625,13 @@ METHODS: tuple[Method, ...] = (
     Method("last_modified", "build", (), check_last_modified, "Last-Modified / ETag of the login pages"),
     Method("favicon", "confirm", (Req("favicon", FAVICON_PATH, max_bytes=65536),), check_favicon,
            "favicon MD5, only when a title needs corroboration"),
+    Method("mgmt_css", "confirm", (Req("mgmt_css", MGMT_CSS_PATH, max_bytes=65536),), check_mgmt_css,
+           "management GUI stylesheet, only when a management login page needs corroboration"),
+    Method("epa_nsversion", "extra", (Req("epa_html", EPA_HTML_PATH, max_bytes=65536),), check_epa_html,
+           "legacy /epa/epa.html nsversion (old builds only)"),
     Method("epa_pluginlist", "extra", (Req("pluginlist", PLUGINLIST_PATH, max_bytes=65536),), check_pluginlist,
            "EPA plug-in version (coarse)"),
-    Method("epa_deb_size", "extra", (Req("nsepa", EPA_DEB_PATH, byte_range=(0, 0), max_bytes=16),), check_epa_deb,
+    Method("epa_deb_size", "extra", (Req("nsepa", EPA_DEB_PATH, raw=True, byte_range=(0, 0), max_bytes=16),), check_epa_deb,
            "nsepa.deb total size via a 1-byte Range request (floor)"),
 )
 

@@ -4,7 +4,9 @@
 with the runner's semaphore so tasks never wait on the pool). ``HostFetcher`` is the per-host
 ``Fetcher``: GET/HEAD only, sequential, within the host's request budget and deadline, bodies
 read as raw streams under a byte cap and decoded by a bounded decompressor (a gzip bomb costs
-at most the cap), redirects followed only on the same scheme+host+port.
+at most the cap), redirects followed only on the same scheme+host+port, or from http to https
+on the same host name (any port), after which the host's later requests go to https directly.
+An https target whose port answers the TLS ClientHello in plain HTTP is read over http instead.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRY_KINDS = frozenset({"connect", "connect_timeout"})
 _NO_ANSWER_KINDS = frozenset({"dns", "connect", "connect_timeout"})
 _BOMB_RATIO = 50  # compression ratio above which a capped body counts as a bomb
+# What OpenSSL says when the peer answers a ClientHello in plain HTTP.
+_PLAIN_HTTP_SIGNS = ("wrong version number", "wrong_version_number", "http request", "packet length too long",
+                     "record layer failure")
 
 
 def build_ssl_context(verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
@@ -262,7 +267,14 @@ class HostFetcher:
         loop = asyncio.get_running_loop()
         self._deadline_at = loop.time() + deadline_s
         self._origin = self._origin_of(self.base_url)
+        # Origins requests may go to: the target's, plus its https twin once the host has sent us
+        # there (port-80 vservers and HTTP listeners of real appliances answer every path with a
+        # redirect to https on the same name, often on a non-default port).
+        self._origins = {self._origin}
         self._exclusion: str | None = None if client.excluded_networks and not target.is_ip else ""
+        self.upgraded_to: str | None = None  # https base URL after an http -> https redirect
+        self.plain_http = False  # an https target whose port answered in plain HTTP
+        self._plain_tried = False
 
     async def _excluded_by_address(self) -> str:
         """'' when the host name resolves only outside the excluded networks, else the reason."""
@@ -307,6 +319,42 @@ class HostFetcher:
             return path
         return self.base_url + (path if path.startswith("/") else "/" + path)
 
+    def _may_follow(self, nxt: str) -> bool:
+        """Same scheme+host+port, or an upgrade of this host from http to https (any port).
+
+        A downgrade, another host name (even another name of the same box) or another port on the
+        same scheme is not followed: it may be another service, and the scope was the target."""
+        o = self._origin_of(nxt)
+        if o in self._origins:
+            return True
+        scheme, host, _port = o
+        return scheme == "https" and host == self._origin[1] and any(x[0] == "http" for x in self._origins)
+
+    def _plain_http_instead(self, r: HttpResponse, url: str, followed: list[str]) -> bool:
+        """The first request of an https target failed because the port speaks plain HTTP (a
+        port-80 vserver given as host:80, an HTTP service on 8080): retry it, and the host's
+        later requests, over http on the same host and port. Only once, only on that error."""
+        if self._plain_tried or self.responses or followed or r.status is not None or r.error_kind != "tls":
+            return False
+        if not url.startswith("https://") or not any(s in (r.error or "").lower() for s in _PLAIN_HTTP_SIGNS):
+            return False
+        self._plain_tried = True
+        p = urlsplit(url)
+        self.base_url = f"http://{p.netloc}{urlsplit(self.base_url).path}".rstrip("/")
+        self._origins.add(self._origin_of(self.base_url))
+        self.plain_http = True
+        return True
+
+    def _upgraded(self, nxt: str) -> None:
+        """Later relative requests go straight to the https origin the host upgraded us to."""
+        o = self._origin_of(nxt)
+        if o in self._origins:
+            return
+        self._origins.add(o)
+        p = urlsplit(nxt)
+        self.base_url = f"https://{p.netloc}{urlsplit(self.base_url).path}".rstrip("/")
+        self.upgraded_to = self.base_url
+
     async def get(
         self,
         path: str,
@@ -327,7 +375,7 @@ class HostFetcher:
         if method not in ALLOWED_METHODS:  # Principle 1: nothing but GET and HEAD, ever
             raise ValueError(f"method {method} is not allowed")
         url = self.url_for(path)
-        if self._origin_of(url) != self._origin:
+        if self._origin_of(url) not in self._origins:
             return HttpResponse(method, url, None, error=f"refused: {url} is not on {self.base_url}", error_kind="redirect")
         if self._exclusion is None:
             self._exclusion = await self._excluded_by_address()
@@ -337,19 +385,34 @@ class HostFetcher:
             return r
         cap = self.client.opts.max_body_bytes if max_bytes is None else min(max_bytes, self.client.opts.max_body_bytes)
         followed: list[str] = []
+        upgrades: set[str] = set()
         while True:
             r = await self._one(method, url, raw=raw, byte_range=byte_range, cap=cap)
+            if self._plain_http_instead(r, url, followed):
+                url = "http://" + url.split("://", 1)[1]
+                continue
             loc = r.header("location")
             if not (follow and r.status in _REDIRECTS and loc):
                 break
             nxt = urljoin(url, loc.strip())
-            if self._origin_of(nxt) != self._origin:
+            if not self._may_follow(nxt):
                 r = _replace(r, error=f"redirect off-host to {nxt[:200]} not followed", error_kind="redirect")
                 break
-            if len(followed) >= self.client.opts.max_redirects:
+            # The http -> https hop of the same path is a transport change, not a page redirect:
+            # it does not count against --max-redirects (http://gw/ -> https://gw/ -> /vpn/index.html
+            # -> /logon/LogonPoint/index.html is an ordinary 13.1 chain).
+            upgrade = url.startswith("http://") and nxt.startswith("https://") and urlsplit(url).path == urlsplit(nxt).path
+            hops = len(followed) - sum(1 for u in followed if u in upgrades)
+            if not upgrade and hops >= self.client.opts.max_redirects:
                 r = _replace(r, error=f"too many redirects (more than {self.client.opts.max_redirects})", error_kind="redirect")
                 break
+            if upgrade:
+                if upgrades:  # an https -> http -> https loop is still a loop
+                    r = _replace(r, error="redirect loop between http and https", error_kind="redirect")
+                    break
+                upgrades.add(nxt)
             followed.append(nxt)
+            self._upgraded(nxt)
             url = nxt
         if followed:
             r = _replace(r, redirects=tuple(followed))
@@ -416,30 +479,33 @@ class HostFetcher:
         out = bytes(body)
         notes: list[str] = []
         enc = (resp.headers.get("content-encoding") or "").strip().lower()
-        if enc in ("gzip", "x-gzip", "deflate") and out and not truncated:
-            if raw:
-                # A proxy may gzip an already-gzipped .gz; strip that one outer layer, but only when
-                # what is inside is itself gzip (else the server merely labelled the .gz file).
-                inner, capped, err, _ = _bounded_inflate(out, cap, enc)
-                if err is None and inner[:2] == b"\x1f\x8b":
-                    out = inner
-                    truncated = capped
-                    notes.append(f"stripped outer Content-Encoding: {enc}")
+        if raw and enc in ("gzip", "x-gzip", "deflate") and out:
+            # A proxy may gzip an already-gzipped .gz; strip that one outer layer, but only when
+            # what is inside is itself gzip (else the server merely labelled the .gz file). A
+            # capped body is fine: only the first bytes of the inner file (its header) are read.
+            inner, capped, err, _ = _bounded_inflate(out, cap, enc)
+            if err is None and inner[:2] == b"\x1f\x8b":
+                out = inner
+                truncated = truncated or capped
+                notes.append(f"stripped outer Content-Encoding: {enc}")
+        elif enc in ("gzip", "x-gzip", "deflate") and out and not truncated and not raw:
+            dec, capped, err, used = _bounded_inflate(out, cap, enc)
+            if err is not None and out.lstrip()[:1] in (b"<", b"{"):
+                # Mislabelled: some servers and proxies announce gzip on a page they send plain.
+                notes.append(f"body labelled Content-Encoding: {enc} is not compressed; read as sent")
+            elif err is not None:
+                error = error or err
+                kind = kind or "decode"
             else:
-                dec, capped, err, used = _bounded_inflate(out, cap, enc)
-                if err is not None:
-                    error = error or err
-                    kind = kind or "decode"
-                else:
-                    if capped:
-                        truncated = True
-                        notes.append(f"decompressed body capped at {cap} bytes")
-                        if used * _BOMB_RATIO <= cap:
-                            # A few bytes that inflate past the cap are a decompression bomb, not a page.
-                            error = error or (f"decompression bomb: {used} compressed bytes inflate past the "
-                                              f"{cap}-byte cap (stopped there)")
-                            kind = kind or "decode"
-                    out = dec
+                if capped:
+                    truncated = True
+                    notes.append(f"decompressed body capped at {cap} bytes")
+                    if used * _BOMB_RATIO <= cap:
+                        # A few bytes that inflate past the cap are a decompression bomb, not a page.
+                        error = error or (f"decompression bomb: {used} compressed bytes inflate past the "
+                                          f"{cap}-byte cap (stopped there)")
+                        kind = kind or "decode"
+                out = dec
         elif enc in ("gzip", "x-gzip", "deflate") and truncated and not raw:
             dec, _, err, _ = _bounded_inflate(out, cap, enc)
             out = dec if err is None else out

@@ -97,6 +97,12 @@ def _host_literal(host: str) -> str:
         raise TargetParseError(f"bad IPv6 literal {host!r}")
     if re.fullmatch(r"[0-9.]+", h):
         raise TargetParseError(f"bad IPv4 address {host!r}")
+    if not h.isascii():
+        # Internationalised names go on the wire (SNI, Host, DNS) in their IDNA form.
+        try:
+            h = h.rstrip(".").encode("idna").decode("ascii")
+        except UnicodeError:
+            raise TargetParseError(f"bad host name {host!r}") from None
     if not _HOSTNAME.match(h):
         raise TargetParseError(f"bad host name {host!r}")
     return h.rstrip(".")

@@ -125,3 +125,10 @@ def test_shards_cover_everything_exactly_once() -> None:
     for bad in ("0/3", "4/3", "x", "1/0"):
         with pytest.raises(ValueError):
             parse_shard(bad)
+
+
+def test_idna_host_names_are_encoded() -> None:
+    from nscheck.targets import parse_target
+
+    (t,) = list(parse_target("bücher.example:8443"))
+    assert t.host == "xn--bcher-kva.example" and t.port == 8443

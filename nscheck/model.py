@@ -461,6 +461,15 @@ class Finding:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def indicator_rule_key(i: Indicator) -> str:
+    """What makes one indicator hit a distinct finding: the rule, where it was seen and, for a
+    file, the line (one rule can hit several lines of one file, e.g. rc.netscaler)."""
+    where = i.path or i.url
+    if not where:
+        return i.id
+    return f"{i.id}@{where}" + (f":{i.line}" if i.line is not None else "")
+
+
 def findings_of(result: HostResult) -> list[Finding]:
     """Every finding of one host: bulletins that are vulnerable or unknown, and indicator hits."""
     key = host_key(result)
@@ -475,8 +484,12 @@ def findings_of(result: HostResult) -> list[Finding]:
                 status=a.verdict.value, cves=a.cves, advisory=a,
             )
         )
+    seen: set[str] = set()
     for i in result.indicators:
-        rid = i.id if not (i.url or i.path) else f"{i.id}@{i.path or i.url}"
+        rid = indicator_rule_key(i)
+        if rid in seen:
+            continue  # the same rule at the same place twice is one finding (first evidence kept)
+        seen.add(rid)
         out.append(
             Finding(
                 id=finding_id(key, FindingKind.INDICATOR, rid), kind=FindingKind.INDICATOR, rule_id=i.id,

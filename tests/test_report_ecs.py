@@ -106,7 +106,7 @@ def test_host_documents_show_coverage_for_blind_spots() -> None:
     assert hosts["[::1]:8443"]["host"]["ip"] == ["::1"]
     assert hosts["gw1.example.test"]["tls"]["server"]["x509"]["alternative_names"] == ["gw1.example.test"]
     assert hosts["www.example.test"]["nscheck"]["coverage"]["is_netscaler"] is False
-    assert hosts["collect-gw4.tar.gz"]["nscheck"]["coverage"]["artefacts"]["files_examined"] == 1234
+    assert hosts["collect-gw4.tar.gz"]["nscheck"]["coverage"]["artefacts"]["source"]["files"] == 1234
 
 
 def test_state_annotations_surface_in_findings() -> None:

@@ -108,7 +108,10 @@ def test_markdown_marks_transitions_and_suppressions(tmp_path: Path) -> None:
     r = fleet()[0]
     ids = {f.rule_id: f.id for f in findings_of(r)}
     r = dataclasses.replace(r, extra={"findings": {
-        ids["CTX693420"]: {"transition": "new"},
-        ids["CTX695486"]: {"transition": "unchanged", "suppressed": True, "suppression": {"reason": "not exposed"}}}})
+        ids["CTX693420"]: {"transition": "new", "first_seen": "2026-11-01T02:00:00Z"},
+        ids["CTX695486"]: {"transition": "unchanged", "first_seen": "2026-10-01T02:00:00Z", "seen_count": 5,
+                           "suppressed": True, "suppression": {"reason": "not exposed", "expires": "2027-01-31"}}}})
     md = host_markdown(r)
-    assert "**vulnerable** (new)" in md and "**vulnerable** (unchanged, suppressed: not exposed)" in md
+    assert "**vulnerable** (new since 2026-11-01T02:00:00Z)" in md
+    assert ("**vulnerable** (unchanged, first seen 2026-10-01T02:00:00Z, seen in 5 runs; suppressed: not exposed "
+            "(expires 2027-01-31))") in md

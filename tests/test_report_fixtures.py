@@ -48,6 +48,38 @@ OLD = _adv("CTX267027", ("CVE-2019-19781",), Verdict.NOT_VULNERABLE, cvss=9.8, f
 UNK = _adv("CTX696300", ("CVE-2026-3055",), Verdict.UNKNOWN, cvss=9.3, fixed="14.1-66.59", kev=True, exploited=True)
 
 
+# The shape nscheck.triage.runner produces (abridged): what was checked, and what was not.
+TRIAGE_COVERAGE = {
+    "source": {"path": "collect-gw4.tar.gz", "type": "tar", "entries": 1402, "files": 1234, "bytes_read": 52_428_800,
+               "duration_s": 3.9},
+    "sources": [{"path": "collect-gw4.tar.gz", "type": "tar", "support_bundle": False}],
+    "collected_at": "2026-10-30T09:00:00Z", "collected_at_source": "--collected-at",
+    "metadata": {"mode": True, "owner": True, "mtime": True, "ctime": False, "birthtime": False,
+                 "notes": ["tar keeps mode, owner and mtime but not ctime or birth time"]},
+    "families": {
+        "webshell": {"rules": 2, "entries_examined": 31, "hits": 1, "status": "checked"},
+        "log": {"rules": 12, "entries_examined": 6, "hits": 0, "lines": 48211, "files": 6, "status": "checked"},
+        "timestomp": {"rules": 1, "entries_examined": 1234, "hits": 0, "with_birthtime": 0, "without_birthtime": 1234,
+                      "reason": "no birth times in this source (tar archives and copies drop ctime and birth time); "
+                                "a stat listing with %B or a disk image is needed", "status": "not checked"},
+        "yara": {"rules": 2, "entries_examined": 40, "hits": 0, "status": "skipped",
+                 "reason": "yara-python is not installed (pip install 'nscheck[yara]')"},
+    },
+    "areas_present": {"/var/netscaler/logon": 310, "/var/log": 6, "/var/core": 0},
+    "missing": [{"area": "/var/core", "unchecked": "NSPPE core dumps (YARA)"}],
+    "logs": {"files": 6, "listed": [{"path": "/var/log/ns.log", "lines": 48000, "first": "Oct 28 00:00:01",
+                                     "last": "Oct 30 08:59:59"}],
+             "note": "a clean result over a few days of logs means little: check the first/last times"},
+    "refused": ["var/tmp/dev0: device node"], "refused_count": 1,
+    "unreadable": [{"path": "/var/log/ns.log.3.gz", "reason": "compressed log damaged, read up to the damage"}],
+    "unreadable_count": 1, "content_truncated_files": 0,
+    "extras": {"yara": "not installed", "dissect.target": "not installed"},
+    "config": {"ns.conf": None, "header": None, "facts": {}},
+    "next_steps": ["collect the missing areas (/var/core) and run triage again",
+                   "install yara-python (pip install 'nscheck[yara]') to scan cores and web files with YARA"],
+}
+
+
 def fleet() -> list[HostResult]:
     vulnerable = HostResult(
         target="gw1.example.test", status=HostStatus.OK, url="https://gw1.example.test:443",
@@ -105,7 +137,7 @@ def fleet() -> list[HostResult]:
         indicators=(Indicator("ncsc-webshell-eval", "Webshell: eval of request data", Severity.HIGH, Confidence.HIGH,
                               "line 3: eval($_POST[...])", check="webshell", path="/var/netscaler/logon/themes/a.php",
                               line=3, file={"size": 812, "mtime": "2025-07-02T11:00:00Z", "sha256": "ab" * 32}),),
-        coverage={"files_examined": 1234, "logs": "present", "core_dumps": "not collected"},
+        coverage=TRIAGE_COVERAGE,
         started=T0, duration_ms=4000,
     )
     return [vulnerable, clean, fips, unknown, unreachable, not_ns, compromised, triage]

@@ -126,7 +126,9 @@ def test_html_page_gets_no_new_elements() -> None:
     p.feed(page)
     plain = io.StringIO()
     res = fleet()
-    res[0] = dataclasses.replace(res[0], error="plain error")
+    # The same kinds of data, harmless: an error and one low-confidence indicator hit.
+    plain_hit = Indicator("plain-rule", "plain", Severity.HIGH, Confidence.LOW, "plain", url="https://gw1.example.test/y")
+    res[0] = dataclasses.replace(res[0], error="plain error", indicators=(plain_hit,))
     render(res, "html", plain, run=RUN, summary=summary(res))
     q = _Tags()
     q.feed(plain.getvalue())

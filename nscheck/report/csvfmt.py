@@ -9,7 +9,7 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
-from nscheck.model import FindingKind, HostResult, finding_id, host_key
+from nscheck.model import FindingKind, HostResult, finding_id, host_key, indicator_rule_key
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.files import atomic_write
 from nscheck.report.text import build_text, clean, finding_meta, finding_severity, fix_to
@@ -49,7 +49,7 @@ def rows_of(r: HostResult) -> list[list[str]]:
                      "fixed_in": a.fixed_in or "", "finding_id": "" if a.verdict.value == "not_vulnerable" else fid,
                      "transition": meta.get("transition") or "", "suppressed": _yn(bool(meta.get("suppressed")))})
     for i in r.indicators:
-        rid = i.id if not (i.url or i.path) else f"{i.id}@{i.path or i.url}"
+        rid = indicator_rule_key(i)
         fid = finding_id(key, FindingKind.INDICATOR, rid)
         meta = finding_meta(r, fid)
         where = (i.path or i.url or "") + (f":{i.line}" if i.path and i.line is not None else "")

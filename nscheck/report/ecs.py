@@ -27,7 +27,18 @@ from urllib.parse import urlsplit
 from nscheck.model import Finding, FindingKind, HostResult, HostVerdict, Verdict, findings_of
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.files import OpenAppend
-from nscheck.report.text import build_text, clean, finding_meta, finding_severity
+from nscheck.report.text import (
+    LOW_CONFIDENCE_LABEL,
+    build_text,
+    clean,
+    docs_of,
+    finding_meta,
+    finding_severity,
+    host_transitions,
+    low_confidence_only,
+    open_assessments,
+    state_of,
+)
 
 ECS_VERSION = "8.17.0"
 SCHEMA_VERSION = "1.0"
@@ -35,6 +46,8 @@ CTX_URL = "https://support.citrix.com/support-home/kbsearch/article?articleNumbe
 _SEV_NUM = {"critical": 90, "high": 70, "medium": 50, "low": 30, "info": 10}
 _ACTIONS = {"new": "vulnerability-detected", "unchanged": "vulnerability-still-present",
             "resolved": "vulnerability-resolved", "regressed": "vulnerability-regressed"}
+_ASSESSMENT_ACTIONS = {"new": "compromise-assessment-required", "unchanged": "compromise-assessment-still-required",
+                       "regressed": "compromise-assessment-reopened", "resolved": "compromise-assessment-resolved"}
 
 
 def _event_id(run_id: str, *parts: str) -> str:
@@ -95,6 +108,26 @@ def _tls_fields(r: HostResult) -> dict[str, Any] | None:
     return d
 
 
+def _state_findings(r: HostResult) -> list[Finding]:
+    """Resolved findings and compromise assessments of the state stage, as Findings. Documents
+    that are not well formed (a hand-edited or foreign results file) are left out, not fatal."""
+    import dataclasses
+
+    from nscheck.state import extra_findings
+
+    kinds = {k.value for k in FindingKind}
+    severities = {"critical", "high", "medium", "low", "info", None, ""}
+
+    def ok(d: dict[str, Any]) -> bool:
+        return all(isinstance(d.get(k), str) for k in ("id", "kind", "rule_id", "host")) and d["kind"] in kinds \
+            and d.get("severity") in severities
+
+    docs = {k: [d for d in docs_of(r, k) if ok(d)] for k in ("assessments", "resolved")}
+    if not any(docs.values()):
+        return []
+    return extra_findings(dataclasses.replace(r, extra={**r.extra, **docs}))
+
+
 class EcsWriter:
     """Turns results into ECS documents (dicts). ``observer_hostname`` is fixed in tests."""
 
@@ -125,10 +158,8 @@ class EcsWriter:
     # -- per host -----------------------------------------------------------------------------
 
     def host_documents(self, r: HostResult) -> list[dict[str, Any]]:
-        from nscheck.state import extra_findings
-
         docs = [self.finding_document(r, f) for f in findings_of(r)]
-        docs += [self.finding_document(r, f) for f in extra_findings(r)]
+        docs += [self.finding_document(r, f) for f in _state_findings(r)]
         docs.append(self.host_document(r))
         return docs
 
@@ -150,17 +181,25 @@ class EcsWriter:
             "host_key": f.host, "host_verdict": r.verdict.value, "status": "resolved" if transition == "resolved" else "open",
             "suppressed": sup,
         }
+        tags: list[str] = []
         for key in ("transition", "first_seen", "last_seen", "seen_count"):
             val = transition if key == "transition" else meta.get(key)
             if val is not None:
                 ns[key] = val
         if meta.get("suppression"):
             ns["suppression"] = meta["suppression"]
+        if isinstance(meta.get("suppression_expired"), dict):
+            # The rule that hid this finding ran out: it is open again and counts (said loudly).
+            ns["suppression_expired"] = meta["suppression_expired"]
+            tags.append("suppression-expired")
+        if isinstance(meta.get("exposure"), dict):
+            ns["exposure_window"] = meta["exposure"]
+        if meta.get("resolved_at"):
+            ns["resolved_at"] = meta["resolved_at"]
         if transition:
             ev["action"] = _ACTIONS.get(str(transition), str(transition))
         doc["host"] = _host_fields(r)
         doc["rule"] = {"id": f"nscheck.{f.kind.value}.{f.rule_id}", "name": clean(f.title, 500)}
-        tags: list[str] = []
         if f.kind is FindingKind.ADVISORY and f.advisory is not None:
             a = f.advisory
             ev.update(kind="state", category=["vulnerability"])
@@ -232,6 +271,23 @@ class EcsWriter:
                 doc["vulnerability"] = {"id": list(f.cves), "enumeration": "CVE", "severity": sev.value,
                                         "scanner": {"vendor": "nscheck"}, "report_id": self.run.run_id}
             ns.update(verdict=f.status, rule_id=f.rule_id)
+            if f.kind is FindingKind.ASSESSMENT:
+                # NCSC: check for abuse even when patched. Its own wording, and what to do about it.
+                resolved = transition == "resolved" or meta.get("status") == "resolved"
+                ev["action"] = _ASSESSMENT_ACTIONS.get(str(transition), "compromise-assessment-required")
+                ev["type"] = ["info"]
+                ns["verdict"] = "resolved" if resolved else "required"
+                if meta.get("bulletins"):
+                    ns["bulletins"] = [clean(b, 40) for b in meta["bulletins"]]
+                if meta.get("advice"):
+                    ns["advice"] = clean(meta["advice"], 1000)
+                if isinstance(meta.get("resolution"), dict):
+                    ns["resolution"] = {k: (clean(v, 1000) if isinstance(v, str) else v)
+                                        for k, v in meta["resolution"].items()}
+                facts = meta.get("exploitation") if isinstance(meta.get("exploitation"), dict) else {}
+                if facts.get("exploited_since"):
+                    ns["exploited_since"] = facts["exploited_since"]
+                tags.append("compromise-assessment")
             doc["url"] = _url_fields(r.url)
         if doc.get("url") is None:
             doc.pop("url", None)
@@ -272,12 +328,26 @@ class EcsWriter:
         }
         if r.kind == "triage":
             cov["artefacts"] = r.coverage or {}
-        held = r.extra.get("held_open") if isinstance(r.extra, dict) else None
-        if held:
-            # Open findings from earlier runs this run could not re-check (state stage): still open.
+        held = docs_of(r, "held_open")
+        st = state_of(r)
+        if st or held:
+            # Open findings from earlier runs this run could not re-check (state stage): still
+            # open, and why nothing of that kind could be resolved.
             cov["held_open"] = len(held)
+            reasons = sorted({clean(d.get("held_reason") or "not assessed", 500) for d in held})
+            if reasons:
+                cov["held_reasons"] = reasons
+            cov["not_resolvable"] = {"advisories": st.get("advisories_not_resolvable"),
+                                     "indicators": st.get("indicators_not_resolvable")}
+        if st:
+            cov["transitions"] = host_transitions(r)
+            opened = open_assessments(r)
+            cov["assessments_open"] = len(opened)
         ns = {**self._nscheck_common(), "target": clean(r.target, 2000), "verdict": v.value, "status": r.status.value,
               "coverage": cov, "result": r.to_dict()}
+        if low_confidence_only(r):
+            # The verdict stays "compromised"; this says every hit still needs confirming by hand.
+            ns["verdict_note"] = LOW_CONFIDENCE_LABEL
         if r.product.roles:
             ns["roles"] = list(r.product.roles)
         if r.remediation is not None and r.remediation.upgrade_to:

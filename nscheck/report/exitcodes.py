@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from nscheck.model import FindingKind, HostResult, HostVerdict, Severity, Verdict, findings_of
 from nscheck.report.base import RunInfo, RunSummary
-from nscheck.report.text import finding_severity, suppressed
+from nscheck.report.text import docs_of, finding_severity, suppressed
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNKNOWN, EXIT_SIGNATURES_STALE = 0, 1, 2, 69
 FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
@@ -54,7 +54,7 @@ class ExitTally:
                     self.worst_unknown = max(self.worst_unknown, rank)
         # An open compromise-assessment-required finding (state stage) is the NCSC advice "check
         # for abuse even when patched": it fails the run at its severity until triaged/acked.
-        for doc in result.extra.get("assessments", ()) or ():
+        for doc in docs_of(result, "assessments"):
             if doc.get("suppressed") or doc.get("transition") == "resolved":
                 continue
             try:

@@ -13,7 +13,18 @@ from pathlib import Path
 from nscheck.model import HostResult, Verdict
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.files import atomic_write, safe_name
-from nscheck.report.text import build_text, clean, fix_to, product_text, worst
+from nscheck.report.text import (
+    LOW_CONFIDENCE_LABEL,
+    build_text,
+    clean,
+    fix_to,
+    host_transitions,
+    low_confidence_only,
+    open_assessments,
+    product_text,
+    state_of,
+    worst,
+)
 
 VERDICT_ORDER = ("compromised", "vulnerable", "unknown", "unreachable", "not_vulnerable", "not_netscaler")
 _COLOURS = {"compromised": "#7b1fa2", "vulnerable": "#c62828", "unknown": "#f9a825", "unreachable": "#757575",
@@ -35,6 +46,14 @@ class HtmlRow:
     fix_to: str
     link: str  # file stem of the per-host reports, "" without --output-dir
     error: str
+    # state stage (``--state``): transition counts of this run, -1 when the host has no state data
+    new: int = -1  # new + regressed findings
+    resolved: int = 0
+    held: int = 0  # open findings this run could not re-check
+    assessments_open: int = 0
+    low_confidence: bool = False  # every indicator hit is low confidence
+    kind: str = "scan"
+    gaps: int = 0  # triage: areas, families and files that could not be checked
 
 
 def row_of(r: HostResult, *, link: bool = False) -> HtmlRow:
@@ -53,7 +72,30 @@ def row_of(r: HostResult, *, link: bool = False) -> HtmlRow:
         unknown_bulletins=sum(1 for a in r.advisories if a.verdict is Verdict.UNKNOWN),
         indicators=len(r.indicators), worst=w.value if w else "", fix_to=clean(fix_to(r), 60),
         link=safe_name(r.target, r.url) if link else "", error=clean(r.error or "", 200),
+        **_state_fields(r), low_confidence=low_confidence_only(r), kind=r.kind,
+        gaps=_triage_gaps(r) if r.kind == "triage" else 0,
     )
+
+
+def _state_fields(r: HostResult) -> dict[str, int]:
+    if not state_of(r):
+        return {}
+    t = host_transitions(r)
+    return {"new": t.get("new", 0) + t.get("regressed", 0), "resolved": t.get("resolved", 0), "held": t.get("held", 0),
+            "assessments_open": len(open_assessments(r))}
+
+
+def _triage_gaps(r: HostResult) -> int:
+    """How many things a triage could not look at (missing areas, families not run, unreadable files)."""
+    cov = r.coverage if isinstance(r.coverage, dict) else {}
+    if not cov:
+        return 1
+    fams = cov.get("families") if isinstance(cov.get("families"), dict) else {}
+    n = len(cov.get("missing") or ())
+    n += sum(1 for f in fams.values() if isinstance(f, dict) and f.get("status") in ("not checked", "skipped", "partial"))
+    unreadable = cov.get("unreadable_count")
+    n += unreadable if isinstance(unreadable, int) else len(cov.get("unreadable") or ())
+    return n + (1 if cov.get("error") else 0)
 
 
 def _e(s: object) -> str:
@@ -92,7 +134,8 @@ vertical-align:top;max-width:32rem;overflow-wrap:anywhere}th{background:#f2f2f2;
 .cards{display:flex;gap:.75rem;flex-wrap:wrap}.card{border:1px solid #ccc;border-radius:6px;padding:.5rem 1rem}
 .card b{display:block;font-size:1.5rem}figure{margin:.5rem 0}figcaption{font-weight:bold}
 .below{color:#c62828}.ok{color:#2e7d32}.undetermined{color:#8d6e00}.muted{color:#757575}
-td[class^="v-"]{white-space:nowrap}
+td[class^="v-"]{white-space:nowrap}.assess{display:inline-block;background:#7b1fa2;color:#fff;border-radius:4px;
+padding:0 .3rem;font-size:.8rem;font-weight:bold;white-space:nowrap}.new{color:#c62828;font-weight:bold}
 """
 
 _JS = """
@@ -140,6 +183,29 @@ def render_html(rows: Sequence[HtmlRow], *, run: RunInfo | None = None, summary:
     for v in VERDICT_ORDER:
         out.append(f'<div class="card v-{v}" data-verdict="{v}"><b>{counts.get(v, 0)}</b>{_e(v.replace("_", " "))}</div>')
     out.append("</div>")
+    stateful = [r for r in rows if r.new >= 0]
+    if stateful:
+        new = sum(r.new for r in stateful)
+        resolved = sum(r.resolved for r in stateful)
+        assess = sum(r.assessments_open for r in stateful)
+        out.append('<h2>Since the last run</h2><div class="cards" id="changes">')
+        out.append(f'<div class="card" data-state="new"><b class="{"new" if new else "ok"}">{new}</b>new since last run'
+                   "</div>")
+        out.append(f'<div class="card" data-state="resolved"><b>{resolved}</b>resolved</div>')
+        held = sum(r.held for r in stateful)
+        if held:
+            out.append(f'<div class="card v-unknown" data-state="held"><b>{held}</b>held open (host not re-checked)</div>')
+        out.append(f'<div class="card v-compromised" data-state="assessments"><b>{assess}</b>compromise assessments '
+                   "open</div>")
+        out.append("</div>")
+        if assess:
+            out.append("<p>An open compromise assessment means the host was vulnerable while the bulletin was "
+                       "exploited in the wild: run <code>nscheck triage</code> on its artefacts, then record the "
+                       "result with <code>nscheck ack HOST --triaged \"reason\"</code>.</p>")
+    low = sum(1 for r in rows if r.low_confidence)
+    if low:
+        out.append(f'<p class="muted">{low} compromised host(s) have only low-confidence hits, shown as '
+                   f'"{_e(LOW_CONFIDENCE_LABEL)}": confirm every hit by hand.</p>')
     out.append(_bar_chart("Hosts by verdict", [(v.replace("_", " "), counts.get(v, 0), _COLOURS[v]) for v in VERDICT_ORDER]))
 
     out.append("<h2>Bulletins that hit most hosts</h2>")
@@ -182,7 +248,7 @@ def render_html(rows: Sequence[HtmlRow], *, run: RunInfo | None = None, summary:
 
     out.append('<h2>Hosts</h2><table class="sortable" id="hosts"><thead><tr>')
     cols = ("host", "verdict", "product / roles", "build", "open bulletins", "worst", "unknown", "indicators",
-            "fix to", "report")
+            "fix to", *(("since last run",) if stateful else ()), "report")
     out.append("".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>")
     rank = {v: n for n, v in enumerate(VERDICT_ORDER)}
     sev_rank = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0, "": -1}
@@ -190,16 +256,37 @@ def render_html(rows: Sequence[HtmlRow], *, run: RunInfo | None = None, summary:
         link = ""
         if r.link:
             link = f'<a href="{_e(r.link)}.md">md</a> <a href="{_e(r.link)}.json">json</a>'
-        verdict = _e(r.verdict) + (f'<br><span class="muted">{_e(r.error)}</span>' if r.error else "")
+        verdict = _e(LOW_CONFIDENCE_LABEL if r.low_confidence else r.verdict)
+        verdict += f'<br><span class="muted">{_e(r.error)}</span>' if r.error else ""
+        if r.assessments_open:
+            verdict += f'<br><span class="assess">compromise assessment open ({r.assessments_open})</span>'
+        changes = ""
+        if stateful:
+            text = "" if r.new < 0 else ", ".join(
+                x for x in (f'<span class="new">{r.new} new</span>' if r.new else "",
+                            f"{r.resolved} resolved" if r.resolved else "",
+                            f"{r.held} held open" if r.held else "") if x) or "no change"
+            changes = f'<td data-k="{max(r.new, 0)}">{text}</td>'
         out.append(
             f'<tr data-verdict="{_e(r.verdict)}"><td>{_e(r.target)}</td>'
             f'<td class="v-{_e(r.verdict)}" data-k="{rank.get(r.verdict, 9)}">{verdict}</td>'
             f"<td>{_e(r.product)}</td><td data-k=\"{_e(r.build)}\">{_e(r.build)}</td>"
             f'<td data-k="{len(r.open_bulletins)}">{_e(", ".join(r.open_bulletins))}</td>'
             f'<td data-k="{sev_rank.get(r.worst, -1)}">{_e(r.worst)}</td><td>{r.unknown_bulletins}</td>'
-            f"<td>{r.indicators}</td><td>{_e(r.fix_to)}</td><td>{link}</td></tr>"
+            f"<td>{r.indicators}</td><td>{_e(r.fix_to)}</td>{changes}<td>{link}</td></tr>"
         )
     out.append("</tbody></table>")
+    triaged = [r for r in rows if r.kind == "triage"]
+    if triaged:
+        out.append('<h2>Triaged appliances</h2><table id="triage"><thead><tr><th>artefacts</th><th>verdict</th>'
+                   "<th>indicators</th><th>could not be checked</th></tr></thead><tbody>")
+        for r in triaged:
+            gaps = (f'<span class="undetermined">{r.gaps} gap(s): see the per-host report</span>' if r.gaps
+                    else '<span class="ok">nothing known to be missing</span>')
+            label = LOW_CONFIDENCE_LABEL if r.low_confidence else r.verdict
+            out.append(f'<tr><td>{_e(r.target)}</td><td class="v-{_e(r.verdict)}">{_e(label)}</td>'
+                       f"<td>{r.indicators}</td><td>{gaps}</td></tr>")
+        out.append("</tbody></table>")
     out.append(f"<script>{_JS}</script></body></html>")
     return "\n".join(x for x in out if x) + "\n"
 

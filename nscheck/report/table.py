@@ -14,9 +14,24 @@ from rich.text import Text
 
 from nscheck.model import HostResult
 from nscheck.report.base import RunInfo, RunSummary
-from nscheck.report.text import build_text, clean, fix_to, open_bulletins, product_text, worst
+from nscheck.report.text import (
+    LOW_CONFIDENCE_LABEL,
+    build_text,
+    clean,
+    fix_to,
+    host_transitions,
+    open_assessments,
+    open_bulletins,
+    product_text,
+    state_of,
+    verdict_label,
+    worst,
+)
 
 COLUMNS = ("host", "verdict", "product / roles", "build", "open bulletins", "indicators", "fix to")
+# A row carries one more cell than COLUMNS: the changes since the last run (state stage), shown as
+# a column only when some host has them.
+CHANGES = "since last run"
 _STYLE = {
     "vulnerable": "bold red", "compromised": "bold magenta", "unknown": "yellow", "unreachable": "dim",
     "not_vulnerable": "green", "not_netscaler": "dim",
@@ -30,11 +45,32 @@ def row_of(r: HostResult) -> tuple[str, ...]:
     bull = f"{len(opened)} (worst {w.value})" if opened and w else ("0" if r.advisories and not unknown else "")
     if unknown:
         bull += f"{', ' if bull else ''}{unknown} unknown"
-    verdict = r.verdict.value + (f": {r.error}" if r.error else "")
+    verdict = verdict_label(r) + (f": {r.error}" if r.error else "")
     return (
         clean(r.target, 80), clean(verdict, 90), clean(product_text(r), 60), clean(build_text(r), 60),
         clean(bull, 40), clean(str(len(r.indicators)) if r.indicators else "", 10), clean(fix_to(r), 40),
+        clean(changes_text(r), 80),
     )
+
+
+def changes_text(r: HostResult) -> str:
+    """'2 new, 1 resolved; assessment open' for one host ("" without state data)."""
+    from nscheck.state.transitions import summary_line
+
+    if not state_of(r):
+        return ""
+    text = summary_line(host_transitions(r))
+    n = len(open_assessments(r))
+    if n:
+        text += f"; {n} compromise assessment{'s' if n > 1 else ''} open"
+    return text
+
+
+def _verdict_key(cell: str) -> str:
+    """The verdict value behind a verdict cell (a low-confidence label counts as compromised)."""
+    if cell.startswith(LOW_CONFIDENCE_LABEL):
+        return "compromised"
+    return cell.split(":", 1)[0]
 
 
 # Verdicts, builds and fix targets are read as words: keep room so they are not broken mid-token.
@@ -55,22 +91,29 @@ _QUIET_VERDICTS = ("not_vulnerable", "not_netscaler")
 
 
 def render_rows(rows: Sequence[tuple[str, ...]], console: Console | None = None, *,
-                summary: RunSummary | None = None, title: str = "nscheck") -> None:
+                summary: RunSummary | None = None, title: str = "nscheck",
+                transitions: dict[str, int] | None = None) -> None:
+    """``transitions``: run-wide counts for the last line (``nscheck report``); a live scan
+    prints them itself ("since the last run: ..." on stderr)."""
     console = console or default_console()
     t = Table(title=title, title_justify="left")
-    for c in COLUMNS:
+    with_changes = any(len(row) > len(COLUMNS) and row[len(COLUMNS)] for row in rows)
+    for c in (*COLUMNS, CHANGES) if with_changes else COLUMNS:
         t.add_column(c, overflow="fold", min_width=_MIN_WIDTH.get(c))
     counts: Counter[str] = Counter()
     big = len(rows) > BIG_FLEET
     hidden = 0
+    low = 0
     for row in rows:
-        verdict = row[1].split(":", 1)[0]
+        verdict = _verdict_key(row[1])
         counts[verdict] += 1
+        low += row[1].startswith(LOW_CONFIDENCE_LABEL)
         if big and verdict in _QUIET_VERDICTS:
             hidden += 1
             continue
-        cells = [Text(c) for c in row]
-        cells[1].stylize(_STYLE.get(verdict, ""))
+        cells = [Text(c) for c in row[: len(COLUMNS) + (1 if with_changes else 0)]]
+        cells += [Text("")] * (len(t.columns) - len(cells))
+        cells[1].stylize("magenta" if row[1].startswith(LOW_CONFIDENCE_LABEL) else _STYLE.get(verdict, ""))
         t.add_row(*cells)
     console.print(t)
     if hidden:
@@ -78,18 +121,30 @@ def render_rows(rows: Sequence[tuple[str, ...]], console: Console | None = None,
                            "--csv, --html and --output-dir list every host)"))
     if summary is not None:
         counts = Counter(summary.counts)
-    line = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no hosts"
+    note = f" ({low} of them a {LOW_CONFIDENCE_LABEL}: only low-confidence hits)" if low else ""
+    line = ", ".join(f"{n} {v}" + (note if v == "compromised" else "") for v, n in sorted(counts.items())) or "no hosts"
     extra = ""
     if summary is not None:
         extra = f" in {summary.duration_ms / 1000:.1f}s, {summary.requests_sent} requests"
         if summary.partial:
             extra += " (PARTIAL: stopped before every target was scanned)"
     console.print(Text(f"{sum(counts.values())} host(s): {line}{extra}"))
+    if transitions is not None:
+        from nscheck.state.transitions import summary_line
+
+        console.print(Text(f"since the last run: {summary_line(transitions)}"))
 
 
 def render_table(results: Sequence[HostResult], console: Console | None = None, *,
                  summary: RunSummary | None = None) -> None:
-    render_rows([row_of(r) for r in results], console, summary=summary)
+    """The table of saved results (``nscheck report``): transitions are summed from the hosts."""
+    trans: Counter[str] | None = None
+    if any(state_of(r) for r in results):
+        trans = Counter()
+        for r in results:
+            trans.update(host_transitions(r))
+    render_rows([row_of(r) for r in results], console, summary=summary,
+                transitions=dict(trans) if trans is not None else None)
 
 
 class TableSink:

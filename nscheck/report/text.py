@@ -95,9 +95,106 @@ def fix_to(r: HostResult) -> str:
     return ""
 
 
+def _metas(r: HostResult) -> dict[str, Any]:
+    m = r.extra.get("findings") if isinstance(r.extra, dict) else None
+    return m if isinstance(m, dict) else {}
+
+
 def suppressed(r: HostResult, fid: str) -> bool:
-    return bool(((r.extra.get("findings") or {}).get(fid) or {}).get("suppressed"))
+    return bool(finding_meta(r, fid).get("suppressed"))
 
 
 def finding_meta(r: HostResult, fid: str) -> dict[str, Any]:
-    return dict((r.extra.get("findings") or {}).get(fid) or {})
+    m = _metas(r).get(fid)
+    return dict(m) if isinstance(m, dict) else {}
+
+
+# -- wording shared by the table, Markdown and HTML ----------------------------------------------
+
+LOW_CONFIDENCE_LABEL = "possible compromise (low confidence)"
+
+
+def low_confidence_only(r: HostResult) -> bool:
+    """Every indicator hit is low confidence. The verdict stays "compromised" (the JSON contract
+    does not change); readers are told the hits need confirming before an incident is declared."""
+    return bool(r.indicators) and all(i.confidence.value == "low" for i in r.indicators)
+
+
+def verdict_label(r: HostResult) -> str:
+    """The verdict as a reader sees it in text formats."""
+    return LOW_CONFIDENCE_LABEL if low_confidence_only(r) else r.verdict.value
+
+
+def state_of(r: HostResult) -> dict[str, Any]:
+    """Host-level facts of the state stage (empty without ``--state``)."""
+    s = r.extra.get("state") if isinstance(r.extra, dict) else None
+    return s if isinstance(s, dict) else {}
+
+
+def docs_of(r: HostResult, key: str) -> list[dict[str, Any]]:
+    """``extra["resolved"|"assessments"|"held_open"]``: finding documents of the state stage."""
+    v = r.extra.get(key) if isinstance(r.extra, dict) else None
+    return [d for d in v if isinstance(d, dict)] if isinstance(v, list) else []
+
+
+def open_assessments(r: HostResult) -> list[dict[str, Any]]:
+    return [d for d in docs_of(r, "assessments") if d.get("transition") != "resolved" and d.get("status") != "resolved"]
+
+
+def host_transitions(r: HostResult) -> dict[str, int]:
+    t = state_of(r).get("transitions")
+    return {str(k): int(v) for k, v in t.items() if isinstance(v, int)} if isinstance(t, dict) else {}
+
+
+def transition_text(meta: dict[str, Any]) -> str:
+    """One finding's change since the last run, in words ("" when the state stage said nothing)."""
+    t = meta.get("transition")
+    first, n = meta.get("first_seen"), meta.get("seen_count")
+    if t == "new":
+        return f"new since {first}" if first else "new"
+    if t == "unchanged":
+        runs = f", seen in {n} runs" if isinstance(n, int) and n > 1 else ""
+        return "unchanged" + (f", first seen {first}" if first else "") + runs
+    if t == "regressed":
+        return "regressed: resolved before, back again" + (f" (first seen {first})" if first else "")
+    if t == "resolved":
+        at = meta.get("resolved_at")
+        return "resolved" + (f" {at}" if at else "") + (f" (first seen {first})" if first else "")
+    return ""
+
+
+def suppression_text(sup: Any) -> str:
+    """"reason (who, expires DATE)" of a suppression dict."""
+    if not isinstance(sup, dict):
+        return ""
+    bits = [str(sup["who"])] if sup.get("who") else []
+    bits.append(f"expires {sup['expires']}" if sup.get("expires") else "no expiry")
+    return f"{sup.get('reason') or 'no reason given'} ({', '.join(bits)})"
+
+
+def window_text(w: Any) -> str:
+    """An exposure window dict (nscheck.state.exposure.Window.to_dict) in one sentence."""
+    if not isinstance(w, dict) or not w.get("vulnerable_since"):
+        return ""
+    until = "still vulnerable at the last scan" if w.get("open") else f"until {w.get('until')}"
+    s = f"vulnerable since {w['vulnerable_since']} {until} ({w.get('days', '?')} days)"
+    if w.get("exploited_since"):
+        s += f"; exploited in the wild since {w['exploited_since']}"
+        if w.get("overlaps_exploitation"):
+            s += f": {w.get('overlap_days', '?')} days exposed while exploitation was known"
+        else:
+            s += ": no overlap"
+    if w.get("basis"):
+        s += f" [start: {w['basis']}]"
+    return s
+
+
+def human_size(n: Any) -> str:
+    if not isinstance(n, int) or isinstance(n, bool):
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -36,6 +36,7 @@ from nscheck.model import (
     finding_id,
     findings_of,
     host_key,
+    indicator_rule_key,
 )
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.state import exposure
@@ -544,8 +545,7 @@ class StateStore:
 
     @staticmethod
     def _rekey(f: Finding, key: str) -> Finding:
-        rid = f.rule_id if f.indicator is None or not (f.indicator.url or f.indicator.path) else \
-            f"{f.rule_id}@{f.indicator.path or f.indicator.url}"
+        rid = f.rule_id if f.indicator is None else indicator_rule_key(f.indicator)
         return dataclasses.replace(f, host=key, id=finding_id(key, f.kind, rid))
 
     def _triage_assessments(self, c: sqlite3.Connection, key: str, result: HostResult, now: str,

@@ -368,6 +368,7 @@ def _render_table(results: Sequence[HostResult]) -> None:
 
 
 def _dry_run(targets: Iterable[Target], opts: ScanOptions) -> int:
+    from nscheck.assess.indicators import plan_path_requests
     from nscheck.fingerprint.engine import plan_requests
     from nscheck.probe.client import ProbeClient
 
@@ -381,6 +382,15 @@ def _dry_run(targets: Iterable[Target], opts: ScanOptions) -> int:
             print(f"{rq.method} {t.url}{rq.path}")
             for k, v in hdrs.items():
                 print(f"    {k}: {v}")
+        if opts.indicators and opts.indicator_paths != "none":
+            # Only on hosts found to be NetScaler; plus up to 5 first-party scripts of the login
+            # pages and one soft-404 baseline per directory, which depend on the answers.
+            print("# remote indicator paths (only if the host is a NetScaler):")
+            for method, path, rng in plan_path_requests(opts.signatures_path, opts.indicator_paths):
+                hdrs = pc.request_headers(raw=rng is not None, byte_range=rng)
+                print(f"{method} {t.url}{path}")
+                for k, v in hdrs.items():
+                    print(f"    {k}: {v}")
     print(f"# {n} target(s), 0 requests sent")
     return EXIT_OK
 

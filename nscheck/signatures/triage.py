@@ -48,7 +48,7 @@ FAMILIES: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "log": ("test", "names"),
 }
 LIVE_TESTS = ("setuid_file", "root_suid", "content", "httpd_php_handlers", "exists")
-LOG_TESTS = ("aaa_nonascii", "tcpconnstat_mismatch", "access_webshell", "patterns", "ioc_ips")
+LOG_TESTS = ("aaa_nonascii", "tcpconnstat_mismatch", "access_webshell", "access_request", "patterns", "ioc_ips")
 
 _FIELDS = {
     "id", "check", "title", "severity", "confidence", "source", "advice", "references",

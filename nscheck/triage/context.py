@@ -34,6 +34,7 @@ class TriageOptions:
     content_cap: int = 8 * 1024 * 1024  # bytes of one file handed to content checks
     hash_cap: int = 4 * 1024**3  # files larger than this are not hashed
     max_member_bytes: int = 2 * 1024**3  # archive members above this are not read at all
+    max_log_bytes: int = 16 * 1024**3  # decompressed bytes read from one log file (a gzip bomb stops here)
     yara: bool = True  # False: behave as if yara-python were missing (tests, --no-yara)
     quiet: bool = False
     state: str | None = None  # --state: record the result (a clean triage closes compromise assessments)

@@ -9,6 +9,7 @@ section that says what was and was not looked at.
 
 from __future__ import annotations
 
+import bz2
 import datetime as dt
 import gzip
 import hashlib
@@ -35,20 +36,32 @@ from nscheck.model import (
     Indicator,
     Precondition,
     ProductInfo,
+    Severity,
     Skipped,
 )
 from nscheck.signatures.triage import Rule, TriageRules
 from nscheck.triage import logs as logmod
 from nscheck.triage.checks import FAMILY_REGISTRY, Family, Hit
+from nscheck.triage.checks.base import aliases
 from nscheck.triage.checks.known_bad_files import KnownBadFiles
 from nscheck.triage.checks.yara_scan import YaraScan, yara_module
 from nscheck.triage.context import Context, TriageOptions, iso
-from nscheck.triage.sources import Entry, Opener, Source, SourceUnavailable, open_source
+from nscheck.triage.sources import (
+    LOOSE_NOTE,
+    Entry,
+    Opener,
+    Source,
+    SourceUnavailable,
+    ZipSource,
+    is_loose,
+    open_source,
+)
 
 __all__ = ["triage", "triage_path"]
 
 HEAD_BYTES = 64
 CHUNK = 1 << 16
+MAX_LINE = 1 << 16
 _SCRATCH = bytearray(CHUNK)  # reused read buffer: allocating one per file dominated big runs
 _NSCONF_HEADER = re.compile(r"^#NS(\d+\.\d+)[ \t]+Build[ \t]+(\d+\.\d+)[^\n]*", re.MULTILINE)
 _KERNEL = re.compile(r"^ns-(\d+\.\d+)-(\d+\.\d+)(?:_nc)?(?:_64)?\.gz$")
@@ -136,7 +149,8 @@ class _Run:
             r = h.rule
             conf = Confidence(h.confidence) if h.confidence else r.confidence
             self.indicators[key] = Indicator(
-                id=r.id, title=r.title, severity=r.severity, confidence=conf, evidence=h.evidence, check=r.check,
+                id=r.id, title=r.title, severity=Severity(h.severity) if h.severity else r.severity, confidence=conf,
+                evidence=h.evidence, check=r.check,
                 path=h.path, line=h.line, file=h.file if h.file is not None else info,
                 references=(r.source, *r.references) if r.source else r.references, advice=r.advice,
             )
@@ -150,10 +164,15 @@ class _Run:
             ctx.have_birthtime = True
         if entry.ctime is not None:
             ctx.have_ctime = True
-        for area in EXPECTED_AREAS:
-            if entry.path == area or entry.path.startswith(area + "/"):
-                ctx.present[area] += 1
+        for name in aliases(entry.path):
+            for area in EXPECTED_AREAS:
+                if name == area or name.startswith(area + "/"):
+                    ctx.present[area] += 1
         base = entry.path.rsplit("/", 1)[-1]
+        if entry.kind == "file" and entry.path.startswith("/.collector/"):
+            ctx.present["/.collector/shell"] += 1
+        if entry.kind == "file" and base.lower().startswith("newnslog"):
+            ctx.stat("log", "newnslog_not_read")
         if entry.kind == "file":
             ctx.files += 1
             if entry.mtime is not None and not entry.path.startswith("/.collector/"):
@@ -167,7 +186,8 @@ class _Run:
         hits: list[Hit] = []
         for f, r in selected:
             hits.extend(f.meta(ctx, r, entry))
-        is_nsconf = entry.path in ("/nsconfig/ns.conf", "/flash/nsconfig/ns.conf")
+        is_nsconf = entry.path in ("/nsconfig/ns.conf", "/flash/nsconfig/ns.conf") or (
+            base == "ns.conf" and is_loose(entry.path) and ctx.nsconf_path is None)
         is_listing = entry.kind == "file" and bool(_STAT_LISTING.match(base))
         if entry.kind != "file" or opener is None:
             if entry.kind == "file" and opener is None:
@@ -246,16 +266,43 @@ class _Run:
     def _lines(self, entry: Entry, hr: _HashingReader, log_rules: list[Rule], is_listing: bool) -> list[Hit]:
         br = io.BufferedReader(hr, 1 << 16)
         stream: IO[bytes] = br
-        if br.peek(2)[:2] == b"\x1f\x8b":
+        head = br.peek(6)[:6]
+        if head[:2] == b"\x1f\x8b":
             stream = gzip.GzipFile(fileobj=br, mode="rb")
-        lines: Iterator[bytes] = iter(lambda: stream.readline(1 << 16), b"")
+        elif head[:3] == b"BZh":
+            stream = bz2.BZ2File(br, "rb")
+        elif head == b"\xfd7zXZ\x00":
+            stream = lzma.LZMAFile(br, "rb")  # noqa: SIM115 - read to the end below, closed with the member
+        lines = self._whole_lines(entry, stream)
         if is_listing:
             return self._listing(entry, lines)
         try:
             return logmod.scan_lines(self.ctx, log_rules, entry.path, lines)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        except (EOFError, zlib.error, gzip.BadGzipFile, OSError, lzma.LZMAError) as e:
             self.ctx.unreadable_file(entry.path, f"compressed log damaged, read up to the damage ({e})")
             return []
+
+    def _whole_lines(self, entry: Entry, stream: IO[bytes]) -> Iterator[bytes]:
+        """Lines of at most MAX_LINE bytes, one per real line (an over-long line is cut, not split,
+        so line numbers stay those of the decompressed file); stops after ``max_log_bytes``."""
+        total = 0
+        cap = self.opts.max_log_bytes
+        while True:
+            line = stream.readline(MAX_LINE)
+            if not line:
+                return
+            total += len(line)
+            if len(line) == MAX_LINE and not line.endswith(b"\n"):
+                while True:
+                    rest = stream.readline(MAX_LINE)
+                    total += len(rest)
+                    if not rest or rest.endswith(b"\n"):
+                        break
+            yield line
+            if total >= cap:
+                self.ctx.unreadable_file(entry.path, f"log read up to its first {cap} bytes (decompressed); the rest "
+                                         "was not checked (a decompression bomb, or a log to split first)")
+                return
 
     def _spool(self, entry: Entry, hr: _HashingReader, pairs: list[tuple[Family, Rule]], hits: list[Hit],
                gz: bool) -> bytes:
@@ -432,13 +479,21 @@ def _coverage(run: _Run, sources: Sequence[Source], collected: dt.datetime | Non
         if name == "log":
             entry["lines"] = int(st.get("lines", 0))
             entry["files"] = int(st.get("files", 0))
-            if st.get("webshell_probes_unanswered"):
-                entry["webshell_probes_unanswered"] = int(st["webshell_probes_unanswered"])
+            for k in ("webshell_probes_unanswered", "script_requests_unanswered", "aaa_utf8_names", "tcpconnstat_records",
+                      "tcpconnstat_unparsed", "hits_over_cap", "newnslog_not_read"):
+                if st.get(k):
+                    entry[k] = int(st[k])
+            if st.get("newnslog_not_read"):
+                entry.setdefault("notes", []).append(
+                    f"{int(st['newnslog_not_read'])} newnslog file(s) (binary counters and events) not read: decode them "
+                    "with nsconmsg -K <file> -d event on an appliance if the ns.log range is too short")
         if ctx.family_notes.get(name):
-            entry["notes"] = list(ctx.family_notes[name])
+            entry["notes"] = [*entry.get("notes", []), *ctx.family_notes[name]]
         entry["status"] = status
         fams[name] = entry
-    missing = [{"area": a, "unchecked": why} for a, why in EXPECTED_AREAS.items() if not ctx.present.get(a)]
+    # logs read from /var/nslog or a loose folder of logs count for the log area
+    missing = [{"area": a, "unchecked": why} for a, why in EXPECTED_AREAS.items()
+               if not ctx.present.get(a) and not (a == "/var/log" and ctx.log_count)]
     next_steps: list[str] = []
     if missing:
         next_steps.append("collect the missing areas (" + ", ".join(m["area"] for m in missing) + ") and run triage again")
@@ -456,15 +511,27 @@ def _coverage(run: _Run, sources: Sequence[Source], collected: dt.datetime | Non
     meta_note = []
     if kinds & {"tar", "support_bundle"}:
         meta_note.append("tar keeps mode, owner and mtime but not ctime or birth time")
+    if any(isinstance(s, ZipSource) for s in sources):
+        meta_note.append("zip keeps no owners, no ctime or birth time, and file modes only when made on Unix")
     if "directory" in kinds and not ctx.have_birthtime:
         meta_note.append("this directory copy exposes no birth times; ctime reflects the copy, not the appliance")
     if ctx.stat_listing:
         meta_note.append("stat listing used for ctime and birth time: " + "; ".join(ctx.stat_listing[:5]))
+    loose = sum(s.loose_files for s in sources)
+    if loose:
+        meta_note.append(f"{loose} file(s) {LOOSE_NOTE}")
+    bundles = [b for s in sources for b in s.bundle_dirs]
+    shell_outputs = int(ctx.present.get("/.collector/shell", 0))
+    summary = _summary(ctx, fams, missing, loose, shell_outputs, bool(run.indicators))
     return {
+        "summary": summary,
         "source": {"path": ", ".join(s.label for s in sources), "type": "+".join(sorted(kinds)),
                    "entries": ctx.entries, "files": ctx.files, "bytes_read": ctx.bytes_read,
                    "duration_s": round(duration, 3)},
-        "sources": [{"path": s.label, "type": s.kind, "support_bundle": s.bundle} for s in sources],
+        "sources": [{"path": s.label, "type": s.kind, "support_bundle": s.bundle, "bundles": list(s.bundle_dirs),
+                     "loose_files": s.loose_files} for s in sources],
+        "collector_bundles": bundles,
+        "collector_shell_outputs": shell_outputs,
         "collected_at": iso(collected.timestamp()) if collected else None,
         "collected_at_source": how,
         "metadata": {"mode": all(s.has_mode for s in sources), "owner": all(s.has_owner for s in sources), "mtime": True,
@@ -482,6 +549,35 @@ def _coverage(run: _Run, sources: Sequence[Source], collected: dt.datetime | Non
         "config": {"ns.conf": ctx.nsconf_path, "header": ctx.nsconf_header, "facts": dict(ctx.facts)},
         "next_steps": next_steps,
     }
+
+
+def _summary(ctx: Context, fams: dict[str, Any], missing: list[dict[str, str]], loose: int, shell_outputs: int,
+             found: bool) -> str:
+    """One paragraph a reader cannot misread: what was looked at, what was not, what a clean result means."""
+    looked = [n for n, st in fams.items() if st.get("status") == "checked"]
+    idle = [n for n, st in fams.items() if st.get("status") != "checked"]
+    parts = ["Indicators found (see the list)." if found else
+             "No indicator found in what was examined; this says nothing about what is absent."]
+    if missing:
+        parts.append("Absent from the input: " + ", ".join(m["area"] for m in missing) + ".")
+    if ctx.logs:
+        # only stamps with a year compare (syslog's "Nov 20 09:00:00" has none)
+        firsts = sorted(x["first"] for x in ctx.logs if (x.get("first") or "")[:1].isdigit())
+        lasts = sorted(x["last"] for x in ctx.logs if (x.get("last") or "")[:1].isdigit())
+        span = f", earliest record {firsts[0]}, latest {lasts[-1]}" if firsts and lasts else ""
+        parts.append(f"Logs: {ctx.log_count} file(s), {int(ctx.family_stats.get('log', {}).get('lines', 0))} lines{span}.")
+    else:
+        parts.append("Logs: NONE examined.")
+    if idle:
+        parts.append("Checks with NOTHING to examine in this input (no result either way): " + ", ".join(idle) + ".")
+    parts.append(f"Examined {ctx.files} file(s); checks that had something to examine: " + (", ".join(looked) or "none")
+                 + ".")
+    if loose:
+        parts.append(f"{loose} file(s) could not be placed in the appliance tree (only name-based checks ran on them).")
+    if shell_outputs:
+        parts.append(f"{shell_outputs} collector command output(s) (shell/) present; only process and socket listings "
+                     "are checked.")
+    return " ".join(parts)
 
 
 def _has_dissect() -> bool:
@@ -531,6 +627,8 @@ def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir
                 errors.append(str(e))
             finally:
                 source.close()
+        # a renamed archive reveals its collector directory (and so its time) only while being read
+        run.ctx.state["bundle_time"] = next((s.bundle_time for s in sources if s.bundle_time), None)
         run.finish()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -552,6 +650,15 @@ def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir
         coverage["errors"] = errors
     # only a source that could not be read at all makes the result an error; damage is in coverage
     error = "; ".join(errors) if errors else None
+    # An input with no appliance area, no log and no ns.conf (a wrong folder, an empty archive) was
+    # not triaged at all: that is "unknown", never a clean result.
+    ctx = run.ctx
+    if not error and not run.indicators and not ctx.log_count and not ctx.nsconf_path \
+            and not any(ctx.present.get(a) for a in EXPECTED_AREAS):
+        error = ("nothing to triage: the input holds no NetScaler artefacts (no appliance directories, logs or ns.conf "
+                 "were recognised); see coverage for what was found")
+        skipped.append(Skipped("triage", error))
+        coverage["summary"] = "NOT TRIAGED: " + error + ". " + coverage["summary"]
     is_ns = bool(run.ctx.nsconf_path or run.ctx.present.get("/netscaler/ns_gui") or run.ctx.kernels)
     product = ProductInfo(is_netscaler=True if is_ns else None, confidence=Confidence.HIGH if is_ns else Confidence.LOW,
                           evidence=(Evidence("artefacts", f"ns.conf at {run.ctx.nsconf_path}"),) if run.ctx.nsconf_path else ())

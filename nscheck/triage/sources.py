@@ -1,10 +1,15 @@
 """A uniform, read-only "artefact file system" over what was collected from an appliance.
 
-Every source (directory tree, tar / tar.gz, ``show techsupport`` collector bundle, disk image
+Every source (directory tree, tar / tar.gz, zip, ``show techsupport`` collector bundle, disk image
 through dissect.target) yields ``(Entry, opener)`` pairs: the entry's path *inside the appliance*
 (``/var/netscaler/logon/...``), its metadata, and a function that opens its content as a bounded
 binary stream. Archives are never extracted: members are read one by one from the stream, so the
 opener is only valid until the next entry is produced. Nothing from the input is executed.
+
+Layouts are recognised by content, not by the input's name (``map_parts``): the collector's
+``collector_<P|S>_<ip>_<date>/`` top directory under any archive name, ``./`` prefixes, wrapper
+directories around ``var/`` and ``flash/``, collector archives nested in a cluster bundle, a zip or
+an evidence folder (read in place), and loose files that fit nowhere (log checks still run on them).
 
 Refusals (absolute names, ``..``, links pointing outside, device files, oversized members,
 truncated archives) are not errors: they are recorded in ``Source.notes`` for the coverage report.
@@ -15,11 +20,13 @@ from __future__ import annotations
 import bz2
 import datetime as dt
 import gzip
+import io
 import lzma
 import os
 import re
 import stat
 import tarfile
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +39,7 @@ __all__ = [
     "Opener",
     "Source",
     "SourceUnavailable",
+    "ZipSource",
     "open_source",
 ]
 
@@ -83,6 +91,24 @@ class Source:
     note_count: int = 0
     max_member_bytes: int = 2 * 1024**3
 
+    bundle_dirs: list[str] = field(default_factory=list)
+    loose_files: int = 0
+    nested_depth: int = 1  # collector bundles inside the input (cluster bundles) are read this deep
+
+    def saw_bundle(self, name: str | None) -> None:
+        """A collector directory (or its ``shell/`` outputs) was seen: this is a support bundle."""
+        if not self.bundle:
+            self.bundle = True
+            self.kind = "support_bundle"
+        if name is None or name in self.bundle_dirs:
+            return
+        self.bundle_dirs.append(name)
+        self.bundle_time = self.bundle_time or bundle_time_from_name(name)
+        if len(self.bundle_dirs) == 2:
+            self.note("several bundles", self.label,
+                      f"holds more than one collector bundle ({self.bundle_dirs[0]}, {name}, ...): HA or cluster nodes "
+                      "were analysed together as ONE appliance; run triage on each node's bundle for per-node results")
+
     def note(self, what: str, path: str, reason: str) -> None:
         self.note_count += 1
         if len(self.notes) < MAX_NOTES:
@@ -93,6 +119,114 @@ class Source:
 
     def _iter(self) -> Iterator[tuple[Entry, Opener | None]]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # -- tar streams (an archive given as input, or a collector bundle found inside the input) --
+
+    def _map(self, name: str) -> str | None:
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        ipath, bundle_dir = map_parts(parts)
+        if bundle_dir is not None or (ipath or "").startswith("/.collector/"):
+            self.saw_bundle(bundle_dir)
+        return ipath
+
+    def _walk(self, raw: IO[bytes], label: str, depth: int) -> Iterator[tuple[Entry, Opener | None]]:
+        # Decompress ourselves: gzip/bz2/lzma readers raise EOFError on a truncated stream, where
+        # tarfile's own stream mode may stop silently and hide that members are missing.
+        seekable = depth == 0
+        if seekable:
+            head = raw.read(6)
+            raw.seek(0)
+        else:
+            raw = io.BufferedReader(raw, 1 << 16)  # type: ignore[arg-type]
+            head = raw.peek(6)[:6]  # type: ignore[attr-defined]
+        stream: IO[bytes]
+        if head[:2] == b"\x1f\x8b":
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        elif head[:3] == b"BZh":
+            stream = bz2.BZ2File(raw, "rb")
+        elif head == b"\xfd7zXZ\x00":
+            stream = lzma.LZMAFile(raw, "rb")  # noqa: SIM115 - closed in the finally below
+        else:
+            stream = raw
+        try:
+            tf = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed in finally
+        except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as e:
+            if depth == 0:
+                raise SourceUnavailable(f"{label}: not a readable tar archive ({type(e).__name__}: {e})") from None
+            self.note("archive damaged", label, f"nested bundle is not a readable tar archive ({type(e).__name__}: {e})")
+            return
+        count = 0
+        last: tarfile.TarInfo | None = None
+        try:
+            while True:
+                try:
+                    m = tf.next()
+                except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+                    self.note("archive damaged", label,
+                              f"truncated or corrupt after {count} members ({type(e).__name__}: {e}); later members not read")
+                    break
+                if m is None:
+                    if seekable and stream is raw and last is not None and not _has_end_marker(raw, last):
+                        self.note("archive damaged", label, f"truncated after member {last.name}: no "
+                                  "end-of-archive marker; later members not read")
+                    break
+                last = m
+                count += 1
+                name = m.name
+                if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+                    self.note("refused", name, "absolute member name")
+                    continue
+                if ".." in name.split("/"):
+                    self.note("refused", name, "member name contains '..'")
+                    continue
+                base = name.rstrip("/").rsplit("/", 1)[-1]
+                if m.isreg() and _NESTED_BUNDLE.match(base):
+                    # A cluster bundle holds one collector bundle per node; a responder's tarball may
+                    # hold the bundle as a file. Read it in place (streamed, never extracted).
+                    if depth < self.nested_depth:
+                        self.saw_bundle(re.sub(r"\.(tar\.gz|tgz|tar)$", "", base, flags=re.IGNORECASE))
+                        self.note("nested bundle", name, "collector bundle inside the archive: read as part of this "
+                                  "appliance's artefacts")
+                        inner = tf.extractfile(m)
+                        if inner is not None:
+                            yield from self._walk(inner, f"{label}:{name}", depth + 1)
+                        continue
+                    self.note("not read", name, "collector bundle nested too deep: run triage on it separately")
+                ipath = self._map(name)
+                if ipath is None:
+                    continue
+                common: dict[str, Any] = {
+                    "size": m.size, "mode": m.mode & 0o7777, "uid": m.uid, "gid": m.gid,
+                    "mtime": float(m.mtime), "origin": name,
+                }
+                if m.isreg() and is_loose(ipath):
+                    self.loose_files += 1
+                if m.issym() or m.islnk():
+                    target = m.linkname
+                    base_dir = os.path.dirname(ipath) if m.issym() else "/"
+                    resolved = os.path.normpath(os.path.join(base_dir, target)) if not target.startswith("/") else target
+                    if m.islnk() and (target.startswith("/") or ".." in target.split("/")):
+                        self.note("refused", ipath, f"hard link pointing outside the archive ({target})")
+                    elif m.issym() and ".." in target.split("/") and not _inside(resolved):
+                        self.note("link not followed", ipath, f"symbolic link points outside the tree ({target})")
+                    yield Entry(ipath, "symlink", link=target, **common), None
+                elif m.isdir():
+                    yield Entry(ipath, "dir", **common), None
+                elif m.isreg():
+                    if m.size > self.max_member_bytes:
+                        self.note("capped", ipath, f"member of {m.size} bytes exceeds the {self.max_member_bytes}-byte cap; "
+                                  "content not read")
+                        yield Entry(ipath, "file", **common), None
+                        continue
+                    member = m
+                    yield Entry(ipath, "file", **common), (lambda member=member: _extract(tf, member))
+                else:
+                    self.note("refused", ipath, "device file or FIFO: not read")
+                    yield Entry(ipath, "other", **common), None
+        finally:
+            tf.close()
+            if stream is not raw:
+                stream.close()
 
     def close(self) -> None:
         pass
@@ -113,6 +247,49 @@ def bundle_time_from_name(name: str) -> dt.datetime | None:
         return None
 
 
+# Directories that, found below unknown wrapper directories (``case42/ns1/var/log/...``), mark
+# where the appliance's root is. Only these: "tmp" or "home" are too common in responders' paths.
+_ANCHORS = frozenset({"var", "flash", "nsconfig", "netscaler", "etc"})
+_NESTED_BUNDLE = re.compile(r"^collector_.*\.(tar\.gz|tgz|tar)$", re.IGNORECASE)
+LOOSE_NOTE = ("not under an appliance directory: only checks that go by file name (logs, ns.conf) "
+              "could run on them")
+
+
+def map_parts(parts: list[str]) -> tuple[str | None, str | None]:
+    """Member or file path components -> (path inside the appliance, collector directory name).
+
+    Real inputs wrap the appliance tree in all sorts of directories: the collector's own
+    ``collector_P_<ip>_<date>/`` (whatever the archive is called), ``./``, a responder's
+    ``case/node1/`` around a copy of ``var/`` and ``flash/``. The appliance root is the first
+    collector directory or the first well-known top directory; ``shell/`` beside it holds the
+    collector's command outputs (mapped under ``/.collector/shell``). Anything else keeps its
+    relative path ("loose": log checks still select it by name)."""
+    if not parts:
+        return None, None
+    if parts[0] in APPLIANCE_TOP:
+        return "/" + "/".join(parts), None
+    if parts[0] == "shell" and len(parts) > 1:
+        return "/.collector/" + "/".join(parts), None
+    for i, p in enumerate(parts[:-1]):
+        if p.startswith("collector_") and not _NESTED_BUNDLE.match(p):
+            rest = parts[i + 1:]
+            if rest[0] == "shell":
+                return "/.collector/" + "/".join(rest), p
+            return "/" + "/".join(rest), p
+    if len(parts) == 1 and parts[0].startswith("collector_") and not _NESTED_BUNDLE.match(parts[0]):
+        return None, parts[0]  # the collector's top directory itself
+    for i, p in enumerate(parts[1:], 1):
+        if p in _ANCHORS:
+            return "/" + "/".join(parts[i:]), None
+    return "/" + "/".join(parts), None
+
+
+def is_loose(path: str) -> bool:
+    """A path that could not be placed in the appliance's tree (see ``map_parts``)."""
+    first = path.lstrip("/").split("/", 1)[0]
+    return bool(first) and first not in APPLIANCE_TOP and first != ".collector"
+
+
 # -- directory trees -------------------------------------------------------------------------
 
 
@@ -120,28 +297,40 @@ def bundle_time_from_name(name: str) -> dt.datetime | None:
 class DirSource(Source):
     root: Path = Path(".")
     prefix: str = ""  # "/var" when the directory is a copy of /var itself
-    shell_dir: str | None = None  # bundle: "shell" outputs mapped under /.collector/shell
+
+    def _ipath(self, rel: tuple[str, ...]) -> str | None:
+        if self.prefix:
+            return self.prefix + "/" + "/".join(rel)
+        ipath, bundle_dir = map_parts(list(rel))
+        if bundle_dir is not None or (ipath or "").startswith("/.collector/"):
+            self.saw_bundle(bundle_dir)
+        return ipath
 
     def _iter(self) -> Iterator[tuple[Entry, Opener | None]]:
-        stack = [(self.root, self.prefix)]
+        stack: list[tuple[Path, tuple[str, ...]]] = [(self.root, ())]
         root_real = os.path.realpath(self.root)
         while stack:
-            d, inner = stack.pop()
+            d, rel_dir = stack.pop()
             try:
                 with os.scandir(d) as it:
                     items = sorted(it, key=lambda e: e.name, reverse=True)
             except OSError as e:
-                self.note("unreadable directory", inner or "/", e.strerror or str(e))
+                self.note("unreadable directory", "/" + "/".join(rel_dir), e.strerror or str(e))
                 continue
             for de in items:
-                ipath = f"{inner}/{de.name}"
-                if self.shell_dir is not None and inner == "" and de.name == self.shell_dir:
-                    ipath = "/.collector/shell"
+                rel = (*rel_dir, de.name)
+                ipath = self._ipath(rel)
                 try:
                     st = de.stat(follow_symlinks=False)
                 except OSError as e:
-                    self.note("unreadable entry", ipath, e.strerror or str(e))
+                    self.note("unreadable entry", ipath or de.path, e.strerror or str(e))
                     continue
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append((Path(de.path), rel))
+                if ipath is None:
+                    continue
+                if stat.S_ISREG(st.st_mode) and is_loose(ipath) and not self.prefix:
+                    self.loose_files += 1
                 birth = getattr(st, "st_birthtime", None)
                 common: dict[str, Any] = {
                     "size": st.st_size, "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
@@ -158,7 +347,16 @@ class DirSource(Source):
                     yield Entry(ipath, "symlink", link=target, **common), None
                 elif stat.S_ISDIR(st.st_mode):
                     yield Entry(ipath, "dir", **common), None
-                    stack.append((Path(de.path), ipath))
+                elif stat.S_ISREG(st.st_mode) and _NESTED_BUNDLE.match(de.name):
+                    # an evidence folder holding the collector archive as received
+                    stem = re.sub(r"\.(tar\.gz|tgz|tar)$", "", de.name, flags=re.IGNORECASE)
+                    if os.path.isdir(os.path.join(d, stem)):
+                        self.note("not read", ipath, f"the unpacked copy {stem}/ beside it was read instead")
+                        continue
+                    self.saw_bundle(stem)
+                    self.note("nested bundle", ipath, "collector bundle inside the directory: read in place")
+                    with open(de.path, "rb") as fh:
+                        yield from self._walk(fh, de.path, 1)
                 elif stat.S_ISREG(st.st_mode):
                     yield Entry(ipath, "file", **common), _file_opener(de.path)
                 else:
@@ -181,113 +379,13 @@ def _file_opener(real: str) -> Opener:
 @dataclass
 class TarSource(Source):
     archive: Path = Path(".")
-    _strip: str | None = None  # first component to strip, decided on the first telling member
-
-    def _map(self, name: str) -> str | None:
-        parts = [p for p in name.split("/") if p not in ("", ".")]
-        if not parts:
-            return None
-        if self._strip is None:
-            if parts[0] in APPLIANCE_TOP:
-                self._strip = ""
-            elif len(parts) > 1 and (parts[0].startswith("collector_") or parts[1] in APPLIANCE_TOP or parts[1] == "shell"):
-                self._strip = parts[0]
-                if parts[0].startswith("collector_"):
-                    self.bundle = True
-                    self.bundle_time = self.bundle_time or bundle_time_from_name(parts[0])
-            elif len(parts) == 1:
-                return "/" + parts[0]  # a lone top-level entry (e.g. the top dir itself): undecided
-            else:
-                self._strip = ""
-        if self._strip:
-            if parts[0] != self._strip:
-                return "/" + "/".join(parts)
-            parts = parts[1:]
-            if not parts:
-                return None
-        if parts[0] == "shell" and (self.bundle or self._strip):
-            self.bundle = True
-            return "/.collector/" + "/".join(parts)
-        return "/" + "/".join(parts)
 
     def _iter(self) -> Iterator[tuple[Entry, Opener | None]]:
-        # Decompress ourselves: gzip/bz2/lzma readers raise EOFError on a truncated stream, where
-        # tarfile's own stream mode may stop silently and hide that members are missing.
         raw = self.archive.open("rb")
-        head = raw.read(6)
-        raw.seek(0)
-        stream: IO[bytes]
-        if head[:2] == b"\x1f\x8b":
-            stream = gzip.GzipFile(fileobj=raw, mode="rb")
-        elif head[:3] == b"BZh":
-            stream = bz2.BZ2File(raw, "rb")
-        elif head == b"\xfd7zXZ\x00":
-            stream = lzma.LZMAFile(raw, "rb")  # noqa: SIM115 - closed in the finally below
-        else:
-            stream = raw
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed in finally
-        except (tarfile.TarError, OSError, EOFError, lzma.LZMAError) as e:
-            raw.close()
-            raise SourceUnavailable(f"{self.archive}: not a readable tar archive ({type(e).__name__}: {e})") from None
-        count = 0
-        last: tarfile.TarInfo | None = None
-        try:
-            while True:
-                try:
-                    m = tf.next()
-                except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
-                    self.note("archive damaged", str(self.archive),
-                              f"truncated or corrupt after {count} members ({type(e).__name__}: {e}); later members not read")
-                    break
-                if m is None:
-                    if stream is raw and last is not None and not _has_end_marker(raw, last):
-                        self.note("archive damaged", str(self.archive), f"truncated after member {last.name}: no "
-                                  "end-of-archive marker; later members not read")
-                    break
-                last = m
-                count += 1
-                name = m.name
-                if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-                    self.note("refused", name, "absolute member name")
-                    continue
-                if ".." in name.split("/"):
-                    self.note("refused", name, "member name contains '..'")
-                    continue
-                ipath = self._map(name)
-                if ipath is None:
-                    continue
-                common: dict[str, Any] = {
-                    "size": m.size, "mode": m.mode & 0o7777, "uid": m.uid, "gid": m.gid,
-                    "mtime": float(m.mtime), "origin": name,
-                }
-                if m.issym() or m.islnk():
-                    target = m.linkname
-                    base = os.path.dirname(ipath) if m.issym() else "/"
-                    resolved = os.path.normpath(os.path.join(base, target)) if not target.startswith("/") else target
-                    if m.islnk() and (target.startswith("/") or ".." in target.split("/")):
-                        self.note("refused", ipath, f"hard link pointing outside the archive ({target})")
-                    elif m.issym() and ".." in target.split("/") and not _inside(resolved):
-                        self.note("link not followed", ipath, f"symbolic link points outside the tree ({target})")
-                    yield Entry(ipath, "symlink", link=target, **common), None
-                elif m.isdir():
-                    yield Entry(ipath, "dir", **common), None
-                elif m.isreg():
-                    if m.size > self.max_member_bytes:
-                        self.note("capped", ipath, f"member of {m.size} bytes exceeds the {self.max_member_bytes}-byte cap; "
-                                  "content not read")
-                        yield Entry(ipath, "file", **common), None
-                        continue
-                    member = m
-                    yield Entry(ipath, "file", **common), (lambda member=member: _extract(tf, member))
-                else:
-                    self.note("refused", ipath, "device file or FIFO: not read")
-                    yield Entry(ipath, "other", **common), None
+            yield from self._walk(raw, str(self.archive), 0)
         finally:
-            tf.close()
-            stream.close()
             raw.close()
-
 
 def _has_end_marker(raw: IO[bytes], last: tarfile.TarInfo) -> bool:
     """An intact tar ends with zero blocks after the last member's (512-padded) data."""
@@ -309,6 +407,67 @@ def _extract(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
     if f is None:  # pragma: no cover - regular members always have a file object
         raise OSError("member has no content")
     return f
+
+
+# -- zip archives (responders re-pack bundles on Windows) -------------------------------------
+
+
+@dataclass
+class ZipSource(Source):
+    archive: Path = Path(".")
+
+    def _iter(self) -> Iterator[tuple[Entry, Opener | None]]:
+        try:
+            zf = zipfile.ZipFile(self.archive)
+        except (zipfile.BadZipFile, OSError) as e:
+            raise SourceUnavailable(f"{self.archive}: not a readable zip archive ({e})") from None
+        with zf:
+            for info in zf.infolist():
+                name = info.filename.replace("\\", "/")
+                if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+                    self.note("refused", name, "absolute member name")
+                    continue
+                if ".." in name.split("/"):
+                    self.note("refused", name, "member name contains '..'")
+                    continue
+                base = name.rstrip("/").rsplit("/", 1)[-1]
+                if not info.is_dir() and _NESTED_BUNDLE.match(base):
+                    stem = re.sub(r"\.(tar\.gz|tgz|tar)$", "", base, flags=re.IGNORECASE)
+                    self.saw_bundle(stem)
+                    self.note("nested bundle", name, "collector bundle inside the zip: read in place")
+                    try:
+                        with zf.open(info) as inner:
+                            yield from self._walk(inner, f"{self.archive}:{name}", 1)
+                    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+                        self.note("archive damaged", name, f"{type(e).__name__}: {e}")
+                    continue
+                ipath = self._map(name)
+                if ipath is None:
+                    continue
+                unix = info.external_attr >> 16
+                try:
+                    mtime = dt.datetime(*info.date_time, tzinfo=dt.UTC).timestamp()
+                except ValueError:
+                    mtime = None
+                common: dict[str, Any] = {
+                    # zip keeps Unix modes only when made on Unix; owners never
+                    "size": info.file_size, "mode": stat.S_IMODE(unix) if unix else None, "uid": None, "gid": None,
+                    "mtime": mtime, "origin": name,
+                }
+                if info.is_dir():
+                    yield Entry(ipath, "dir", **common), None
+                elif unix and stat.S_ISLNK(unix):
+                    self.note("link not followed", ipath, "symbolic link stored in the zip")
+                    yield Entry(ipath, "symlink", **common), None
+                else:
+                    if is_loose(ipath):
+                        self.loose_files += 1
+                    if info.file_size > self.max_member_bytes:
+                        self.note("capped", ipath, f"member of {info.file_size} bytes exceeds the "
+                                  f"{self.max_member_bytes}-byte cap; content not read")
+                        yield Entry(ipath, "file", **common), None
+                        continue
+                    yield Entry(ipath, "file", **common), (lambda info=info: zf.open(info))
 
 
 # -- disk images through dissect.target (optional extra) ------------------------------------
@@ -376,8 +535,11 @@ def _dir_layout(root: Path) -> tuple[Path, str, bool]:
         return root, "/" + root.name, False  # a copy of /var (or /nsconfig ...) itself
     if names & (APPLIANCE_TOP - {"v", ".x", "lula"}):
         return root, "", False
-    subdirs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
-    if len(subdirs) == 1:
+    everything = list(root.iterdir())
+    subdirs = [p for p in everything if p.is_dir() and not p.is_symlink()]
+    # Descend into a lone wrapper directory only when nothing else is beside it: siblings (the
+    # archive the copy came from, a second node, loose logs) are walked too, never dropped.
+    if len(subdirs) == 1 and len(everything) == 1:
         inner = {p.name for p in subdirs[0].iterdir()}
         if inner & APPLIANCE_TOP or "shell" in inner:
             return subdirs[0], "", "shell" in inner or subdirs[0].name.startswith("collector_")
@@ -394,12 +556,24 @@ def open_source(path: str, *, max_member_bytes: int = 2 * 1024**3) -> Source:
     if p.is_dir():
         root, prefix, bundle = _dir_layout(p)
         src = DirSource(label=path, kind="support_bundle" if bundle else "directory", root=root, prefix=prefix,
-                        shell_dir="shell" if bundle else None, bundle=bundle, has_birthtime=hasattr(os.stat_result, "st_birthtime"),
+                        bundle=bundle, has_birthtime=hasattr(os.stat_result, "st_birthtime"),
                         max_member_bytes=max_member_bytes)
         src.bundle_time = bundle_time_from_name(root.name) or bundle_time_from_name(p.name)
+        if root.name.startswith("collector_"):
+            src.bundle_dirs.append(root.name)
         return src
     if p.suffix.lower() in _IMAGE_SUFFIXES:
         return ImageSource(label=path, kind="image", image=p, has_ctime=True, has_birthtime=True)
+    try:
+        is_zip = zipfile.is_zipfile(p)
+    except OSError:
+        is_zip = False
+    if is_zip:
+        return ZipSource(label=path, kind="zip", archive=p, has_owner=False, has_ctime=False, has_birthtime=False,
+                         max_member_bytes=max_member_bytes)
+    if p.name.lower().endswith((".7z", ".rar")):
+        raise SourceUnavailable(f"{path}: 7z/rar archives are not read; unpack it and give the directory, or re-pack "
+                                "it as tar.gz or zip")
     try:
         is_tar = tarfile.is_tarfile(p)
     except OSError as e:

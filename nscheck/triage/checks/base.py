@@ -38,6 +38,7 @@ class Hit:
     line: int | None = None
     file: dict[str, Any] | None = None  # set when the hit is made after the file was read
     confidence: str | None = None  # overrides the rule's (YARA meta, for example)
+    severity: str | None = None  # overrides the rule's (a benign-looking variant of a log hit, for example)
 
 
 @dataclass

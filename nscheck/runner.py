@@ -8,6 +8,7 @@ stays flat at thousands of hosts); each finished ``HostResult`` goes to every si
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sys
 import time
@@ -146,6 +147,12 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
         error_override = f"host deadline ({opts.host_deadline:g}s) reached"
     except Exception as e:  # one bad host never hurts the scan
         error_override = f"internal error: {type(e).__name__}: {e}"
+    finally:
+        # The host is done: free its connections now rather than leave them idle in a pool.
+        aclose = getattr(fetcher, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
     responses = list(getattr(fetcher, "responses", ()) or ())
     status, reason = _host_status(responses)
     if error_override:

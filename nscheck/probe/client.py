@@ -33,7 +33,9 @@ __all__ = ["HostFetcher", "ProbeClient", "build_ssl_context", "parse_certificate
 
 ALLOWED_METHODS = frozenset({"GET", "HEAD"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_RETRY_KINDS = frozenset({"connect", "connect_timeout"})
+# Only fast failures (refused, unreachable) are retried: retrying a connect timeout would make a
+# host that accepts and never answers (or drops SYNs) cost two full timeouts instead of one.
+_RETRY_KINDS = frozenset({"connect"})
 _NO_ANSWER_KINDS = frozenset({"dns", "connect", "connect_timeout"})
 _BOMB_RATIO = 50  # compression ratio above which a capped body counts as a bomb
 # What OpenSSL says when the peer answers a ClientHello in plain HTTP.
@@ -179,6 +181,8 @@ class ProbeClient:
         self.record = record
         self.request_log: list[tuple[str, str]] = []  # (method, url) of every request, when record=True
         self._client: httpx.AsyncClient | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._host_clients: set[httpx.AsyncClient] = set()
         self.base_headers = self._headers(opts)
         # IP/CIDR exclusions also apply to what a host *name* resolves to (checked before the
         # first connection to that host; bad entries were already reported by the runner).
@@ -228,7 +232,7 @@ class ProbeClient:
                               keepalive_expiry=5.0)
         kwargs: dict[str, Any] = {
             "timeout": t, "limits": limits, "follow_redirects": False, "trust_env": False,
-            "verify": build_ssl_context(o.verify, o.ca_file), "headers": {},
+            "verify": self._ssl_context(), "headers": {},
         }
         if o.proxy:
             kwargs["proxy"] = o.proxy
@@ -238,6 +242,8 @@ class ProbeClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for c in list(self._host_clients):
+            await self.close_host_client(c)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -247,6 +253,32 @@ class ProbeClient:
         if self._client is None:
             raise RuntimeError("ProbeClient used outside 'async with'")
         return self._client
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:  # built once: a context costs milliseconds, a handshake reuses it
+            self._ssl = build_ssl_context(self.opts.verify, self.opts.ca_file)
+        return self._ssl
+
+    @property
+    def per_host_pools(self) -> bool:
+        """Each host gets a small pool of its own. One run-wide pool keeps idle connections to
+        hosts that are finished (a host is never asked again), scans all of them on every request
+        (httpcore's pool bookkeeping is quadratic in its size), closes live ones of running hosts
+        when it is full, and shares one cookie jar between hosts. A proxy or an injected
+        transport (tests) keeps the shared client."""
+        return self._transport is None and not self.opts.proxy
+
+    def open_host_client(self) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=2, max_keepalive_connections=2, keepalive_expiry=5.0)
+        c = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(verify=self._ssl_context(), limits=limits),
+                              timeout=self.http.timeout, follow_redirects=False, trust_env=False)
+        self._host_clients.add(c)
+        return c
+
+    async def close_host_client(self, c: httpx.AsyncClient) -> None:
+        self._host_clients.discard(c)
+        with contextlib.suppress(Exception):  # closing a dead connection is not an error
+            await c.aclose()
 
     def fetcher(self, target: Target, deadline_s: float | None = None) -> HostFetcher:
         return HostFetcher(self, target, deadline_s if deadline_s is not None else self.opts.host_deadline)
@@ -264,6 +296,7 @@ class HostFetcher:
         self.certificate: Certificate | None = None
         self.responses: list[HttpResponse] = []
         self._sent = 0
+        self._http: httpx.AsyncClient | None = None
         loop = asyncio.get_running_loop()
         self._deadline_at = loop.time() + deadline_s
         self._origin = self._origin_of(self.base_url)
@@ -305,6 +338,17 @@ class HostFetcher:
     @property
     def requests_sent(self) -> int:
         return self._sent
+
+    def _http_client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = self.client.open_host_client() if self.client.per_host_pools else self.client.http
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close this host's connections; the runner calls it when the host is done."""
+        http, self._http = self._http, None
+        if http is not None and http is not self.client._client:
+            await self.client.close_host_client(http)
 
     @property
     def budget_left(self) -> int:
@@ -449,7 +493,7 @@ class HostFetcher:
                                     elapsed_ms=int((loop.time() - t0) * 1000))
 
     async def _send(self, method: str, url: str, *, raw: bool, byte_range: tuple[int, int] | None, cap: int, t0: float) -> HttpResponse:
-        http = self.client.http
+        http = self._http_client()
         opts = self.client.opts
         timeout = httpx.Timeout(min(opts.timeout, max(0.1, self.time_left)))
         req = http.build_request(method, url, headers=self.client.request_headers(raw=raw, byte_range=byte_range), timeout=timeout)

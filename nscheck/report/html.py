@@ -56,12 +56,24 @@ class HtmlRow:
     gaps: int = 0  # triage: areas, families and files that could not be checked
 
 
+def _fips_only(candidate: str) -> bool:
+    from nscheck.build import BuildError, Edition, edition_candidates, parse_build
+
+    try:
+        return Edition.STANDARD not in edition_candidates(parse_build(candidate))
+    except BuildError:
+        return False
+
+
 def row_of(r: HostResult, *, link: bool = False) -> HtmlRow:
     b = r.build
     train = ""
     exact = ""
     if b is not None and b.release:
         train = b.release + (f" {b.edition.upper()}" if b.edition and b.edition != "standard" else "")
+        if not b.edition and b.candidates and all(_fips_only(c) for c in b.candidates):
+            # Edition not stated but every candidate can only be a FIPS/NDcPP train (e.g. 12.1-55.330).
+            train = b.release + " FIPS/NDcPP"
         if b.exact and b.build:
             exact = f"{b.release}-{b.build}"
     w = worst(r)
@@ -235,7 +247,11 @@ def render_html(rows: Sequence[HtmlRow], *, run: RunInfo | None = None, summary:
         for train in sorted(trains):
             for b, (n, fx, vs) in sorted(trains[train].items(), key=lambda kv: _build_key(kv[0])):
                 if fx and vs & {"vulnerable", "compromised"}:
-                    cls, state = "below", "below the fixed build: upgrade to " + ", ".join(sorted(fx))
+                    moves = sorted(f for f in fx if f.startswith("move "))
+                    ups = sorted(f for f in fx if not f.startswith("move "))
+                    state = "below the fixed build: " + "; ".join(
+                        ([f"upgrade to {', '.join(ups)}"] if ups else []) + moves)
+                    cls = "below"
                 elif vs <= {"not_vulnerable"}:
                     cls, state = "ok", "at or above every fixed build"
                 else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import sys
 import time
 import uuid
@@ -33,6 +34,7 @@ from nscheck.model import (
 from nscheck.options import ScanOptions
 from nscheck.probe.types import HttpResponse
 from nscheck.report.base import RunInfo, RunSummary, Sink
+from nscheck.report.exitcodes import signatures_meta
 from nscheck.signatures.fingerprints import FingerprintTables
 from nscheck.targets import Target, TargetError, iter_targets, load_exclusions, parse_shard, parse_target
 
@@ -48,25 +50,17 @@ class ScanSignatures:
     """What a scan needs from signatures/, loaded once per run."""
 
     tables: FingerprintTables
-    advisories: Any = None  # nscheck.signatures.advisories.AdvisorySet, when the engine is available
-    advisories_error: str | None = None
+    advisories: Any  # nscheck.signatures.advisories.AdvisorySet
     indicators_dir: Any = None
 
 
 def load_signatures(opts: ScanOptions) -> ScanSignatures:
     """Raises SignatureError when the fingerprint tables are broken (a usage problem)."""
+    from nscheck.assess.advisories import load_default
     from nscheck.signatures.fingerprints import load_cached
 
     path = opts.signatures_path
-    tables = load_cached(str(path))
-    sigs = ScanSignatures(tables, indicators_dir=path)
-    try:
-        from nscheck.assess.advisories import load_default
-
-        sigs.advisories = load_default(path)
-    except Exception as e:  # engine missing or its data broken: scan still reports product/build
-        sigs.advisories_error = f"advisories not assessed: {type(e).__name__}: {e}"
-    return sigs
+    return ScanSignatures(load_cached(str(path)), advisories=load_default(path), indicators_dir=path)
 
 
 def _now() -> str:
@@ -135,14 +129,16 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
             fp = await fingerprint_host(fetcher, sigs.tables, build_stage=not opts.indicators_only)
             skipped.extend(fp.skipped)
             if fp.product.is_netscaler:
+                # Assess first: it needs no I/O, so a deadline hit during the indicator GETs
+                # cannot lose verdicts the build already gives.
+                if not opts.indicators_only:
+                    advisories, remediation, more = _assess(fp, sigs)
+                    skipped.extend(more)
                 if opts.indicators:
                     indicators, more = await _indicators(fetcher, fp, opts, sigs)
                     skipped.extend(more)
                 else:
                     skipped.append(Skipped("indicators", "switched off (--no-indicators)"))
-                if not opts.indicators_only:
-                    advisories, remediation, more = _assess(fp, sigs)
-                    skipped.extend(more)
     except TimeoutError:
         error_override = f"host deadline ({opts.host_deadline:g}s) reached"
     except Exception as e:  # one bad host never hurts the scan
@@ -158,8 +154,6 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
     if error_override:
         status, reason = HostStatus.ERROR, error_override
     product = fp.product if fp is not None else ProductInfo(None)
-    if status is not HostStatus.OK and fp is None:
-        product = ProductInfo(None)
     return HostResult(
         target=target.raw,
         status=status,
@@ -188,8 +182,6 @@ async def _indicators(fetcher: Any, fp: Any, opts: ScanOptions, sigs: ScanSignat
 
 
 def _assess(fp: Any, sigs: ScanSignatures) -> tuple[tuple[AdvisoryResult, ...], Remediation | None, list[Skipped]]:
-    if sigs.advisories is None:
-        return (), None, [Skipped("advisories", sigs.advisories_error or "advisory engine not available")]
     from nscheck.assess.advisories import assess
 
     builds: Sequence[Build] = fp.builds
@@ -226,7 +218,7 @@ async def scan_async(
 
     sigs = sigs or load_signatures(opts)
     info = run_info or RunInfo(run_id=uuid.uuid4().hex, started=_now(), kind="scan", tool_version=__version__,
-                               shard=opts.shard, **_signature_meta(opts))
+                               shard=opts.shard, **signatures_meta(opts.signatures_path))
     t0 = time.monotonic()
     prog = _Progress()
     for s in sinks:
@@ -316,11 +308,11 @@ def scan_hosts(targets: Sequence[str], opts: ScanOptions | None = None) -> list[
     return sorted(sink.results, key=lambda r: order.get(r.target + "|" + (r.url or ""), 0))
 
 
-# -- output (temporary until nscheck.report provides sinks) ------------------------------------------
+# -- output ----------------------------------------------------------------------------------------
 
 
-class _StdoutSink:
-    """json: one array at the end; jsonl: one line per host as it finishes; table: rich table."""
+class _JsonStdoutSink:
+    """--format json: one array at the end; jsonl: one line per host as it finishes."""
 
     def __init__(self, fmt: str):
         self.fmt = fmt
@@ -330,8 +322,6 @@ class _StdoutSink:
         pass
 
     def host(self, result: HostResult) -> None:
-        import json
-
         if self.fmt == "jsonl":
             sys.stdout.write(json.dumps(result.to_dict(), default=str) + "\n")
             sys.stdout.flush()
@@ -339,39 +329,8 @@ class _StdoutSink:
             self.results.append(result)
 
     def close(self, summary: RunSummary) -> None:
-        import json
-
         if self.fmt == "json":
             sys.stdout.write(json.dumps([r.to_dict() for r in self.results], indent=2, default=str) + "\n")
-        elif self.fmt != "jsonl":
-            _render_table(self.results)
-
-
-def _render_table(results: Sequence[HostResult]) -> None:
-    from nscheck.report.table import default_console
-
-    console = default_console()
-    try:
-        from nscheck.report import render_table  # type: ignore[attr-defined]
-
-        render_table(results, console)
-        return
-    except (ImportError, AttributeError):
-        pass
-    from rich.table import Table
-
-    # Minimal table until nscheck.report.render_table exists.
-    t = Table(title="nscheck scan")
-    for col in ("target", "status", "verdict", "netscaler", "roles", "build", "vulnerable bulletins"):
-        t.add_column(col)
-    for r in results:
-        b = r.build
-        build = "" if b is None else (f"{b.release}-{b.build}" if b.exact else ", ".join(b.candidates[:3]) or "unknown")
-        vul = ", ".join(a.id for a in r.advisories if a.verdict is Verdict.VULNERABLE)
-        ns = {True: "yes", False: "no", None: "?"}[r.product.is_netscaler]
-        t.add_row(r.target, r.status.value + (f" ({r.error})" if r.error else ""), r.verdict.value, ns,
-                  ",".join(r.product.roles), build, vul)
-    console.print(t)
 
 
 def _dry_run(targets: Iterable[Target], opts: ScanOptions) -> int:
@@ -400,38 +359,6 @@ def _dry_run(targets: Iterable[Target], opts: ScanOptions) -> int:
                     print(f"    {k}: {v}")
     print(f"# {n} target(s), 0 requests sent")
     return EXIT_OK
-
-
-def _exit_code(results: Sequence[HostResult], opts: ScanOptions) -> int:
-    try:
-        from nscheck.report import exit_code  # type: ignore[attr-defined]
-
-        return int(exit_code(results, opts))
-    except (ImportError, AttributeError):
-        pass
-    from nscheck.model import findings_of
-    from nscheck.state import is_suppressed
-
-    # Suppressed findings (--suppressions) never fail the run.
-    return EXIT_FINDINGS if any(
-        f.status == Verdict.VULNERABLE.value and not is_suppressed(r, f.id) for r in results for f in findings_of(r)
-    ) else EXIT_OK
-
-
-class _Remember:
-    def __init__(self) -> None:
-        self.results: list[HostResult] = []
-
-    def open(self, run: RunInfo) -> None:
-        pass
-
-    def host(self, result: HostResult) -> None:
-        # Keep only what the exit code needs, not every page (memory at 5000+ hosts).
-        self.results.append(replace(result, product=ProductInfo(result.product.is_netscaler, result.product.roles,
-                                                                result.product.confidence), skipped=()))
-
-    def close(self, summary: RunSummary) -> None:
-        pass
 
 
 def run(opts: ScanOptions) -> int:
@@ -472,7 +399,7 @@ def run(opts: ScanOptions) -> int:
         for m in msgs:
             print(f"nscheck: signature error: {m}", file=sys.stderr)
         return EXIT_USAGE
-    from nscheck.report import check_signature_age
+    from nscheck.report import build_sinks, check_signature_age
     from nscheck.report.exitcodes import ExitTally
     from nscheck.state.cron import QuietSink, SetupError, scheduled, with_signals
 
@@ -485,7 +412,7 @@ def run(opts: ScanOptions) -> int:
         with scheduled(opts) as stage:
             out: Sink = QuietSink() if opts.quiet and opts.format == "table" else _stdout_sink(opts.format)
             # `--jsonl -` owns stdout: the table/json would corrupt the stream.
-            sinks: list[Sink] = [*([] if opts.jsonl == "-" else [out]), keep, *_report_sinks(opts)]
+            sinks: list[Sink] = [*([] if opts.jsonl == "-" else [out]), keep, *build_sinks(opts)]
             summary, signum = asyncio.run(with_signals(
                 lambda stop: scan_async(targets, opts, sinks, stop, sigs=sigs, stage=stage)))
         if opts.state and not opts.quiet:
@@ -502,7 +429,7 @@ def run(opts: ScanOptions) -> int:
         # Interrupted: everything finished is flushed and the run is marked partial; the exit
         # code says so (128 + signal: 130 SIGINT, 143 SIGTERM), whatever the findings.
         return 128 + signum
-    return _exit_code(keep, opts)  # type: ignore[arg-type]
+    return keep.code(opts.fail_on, opts.fail_on_unknown)
 
 
 def _stdout_sink(fmt: str) -> Sink:
@@ -510,38 +437,15 @@ def _stdout_sink(fmt: str) -> Sink:
         from nscheck.report import stdout_sink
 
         return stdout_sink(fmt)  # compact rows (table) or streamed (md, csv)
-    return _StdoutSink(fmt)
-
-
-def _signature_meta(opts: ScanOptions) -> dict[str, str | None]:
-    try:
-        from nscheck.report.exitcodes import signatures_meta
-
-        return signatures_meta(opts.signatures_path)
-    except (ImportError, AttributeError):
-        return {}
-
-
-def _report_sinks(opts: ScanOptions) -> list[Sink]:
-    try:
-        from nscheck.report import build_sinks  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        return []
-    return list(build_sinks(opts))
+    return _JsonStdoutSink(fmt)
 
 
 def _run_demo(opts: ScanOptions) -> int:
-    try:
-        from nscheck.lab import start_lab  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        print("nscheck: no targets given (use TARGET..., -i FILE or '-' for stdin)", file=sys.stderr)
-        return EXIT_USAGE
+    from nscheck.lab import start_lab
+
     print("nscheck: no targets given: scanning the built-in demo lab on loopback", file=sys.stderr)
     with start_lab("demo") as lab:
-        urls = getattr(lab, "target_urls", None)
-        if urls is None:
-            urls = [getattr(t, "url", t) for t in lab.targets]
-        return run(replace(opts, targets=tuple(urls)))
+        return run(replace(opts, targets=tuple(lab.target_urls)))
 
 
 def evidence_summary(result: HostResult) -> list[Evidence]:

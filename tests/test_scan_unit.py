@@ -264,3 +264,19 @@ def test_indicators_only_skips_build_and_assessment(respx_mock: respx.MockRouter
     assert r.product.is_netscaler is True and r.build is None and r.advisories == ()
     assert not any("rdx_en" in str(req.url) for req, _ in respx_mock.calls)
     assert any(s.what == "build" and "--indicators-only" in s.reason for s in r.skipped)
+
+
+def test_broken_advisory_data_is_a_usage_error_not_a_silent_gap(tmp_path, capsys) -> None:
+    """A scan with unreadable bulletins must not run and call hosts 'unknown' for a data bug."""
+    import shutil
+
+    from nscheck.cli import main
+    from nscheck.paths import signatures_dir
+
+    sigs = tmp_path / "sigs"
+    shutil.copytree(signatures_dir(), sigs)
+    (sigs / "advisories" / "CTX693420.yaml").write_text("id: CTX693420\ntrains: [\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        main(["scan", "127.0.0.1:9", "--signatures", str(sigs), "--no-progress"])
+    assert e.value.code == 64
+    assert "CTX693420.yaml" in capsys.readouterr().err

@@ -153,15 +153,8 @@ def _render(results, by_url) -> None:  # type: ignore[no-untyped-def]
 
     console = default_console()
     names = {u: t.name for u, t in by_url.items()}
-    try:
-        from nscheck.report import render_table  # type: ignore[attr-defined]
-    except ImportError:
-        render_table = None
-    if render_table is not None:
-        render_table(results, console)
-    else:
-        from nscheck.runner import _render_table
+    from nscheck.report import render_table
 
-        _render_table(results)
+    render_table(results, console)
     console.print("lab hosts: " + ", ".join(f"{names.get(r.url or r.target, r.target)}={r.url or r.target}"
                                             for r in results), highlight=False, soft_wrap=True)

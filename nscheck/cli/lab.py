@@ -110,14 +110,9 @@ def demo_cmd(
     non-NetScaler and an unreachable host), scan it, show the result and stop."""
     if fmt not in ("table", "json"):
         raise typer.BadParameter("--format must be table or json", param_hint="--format")
-    from nscheck.options import ScanOptions
-
-    try:
-        from nscheck.runner import scan_hosts
-    except ImportError as e:
-        typer.echo(f"nscheck: the scanner is not available: {e}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
     from nscheck.lab.check import disagreements
+    from nscheck.options import ScanOptions
+    from nscheck.runner import scan_hosts
 
     lab = _start("demo", None, "127.0.0.1", latency_ms, True, False, 0.0, 0.0)
     try:

@@ -441,8 +441,6 @@ def _advisories(ctx: Context, build: Build | None, sigdir: Path | None) -> tuple
 
         a = assess(load_default(sigdir), [build], facts)
         return tuple(a.advisories), a.remediation, []
-    except NotImplementedError:
-        return (), None, [Skipped("advisories", "the advisory engine is not available in this version")]
     except Exception as e:  # signatures broken or engine error: say so, keep the triage
         return (), None, [Skipped("advisories", f"not assessed: {type(e).__name__}: {e}")]
 

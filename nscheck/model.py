@@ -354,8 +354,7 @@ class HostResult:
             return HostVerdict.NOT_NETSCALER
         if any(a.verdict is Verdict.VULNERABLE for a in self.advisories):
             return HostVerdict.VULNERABLE
-        if self.kind == "triage" and not self.advisories:
-            return HostVerdict.NOT_VULNERABLE if self.coverage is not None else HostVerdict.UNKNOWN
+        # A triage with no build found says nothing about bulletins: no hits is not "not vulnerable".
         if not self.advisories or any(a.verdict is Verdict.UNKNOWN for a in self.advisories):
             return HostVerdict.UNKNOWN
         return HostVerdict.NOT_VULNERABLE

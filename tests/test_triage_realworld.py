@@ -363,4 +363,8 @@ def test_input_without_netscaler_artefacts_is_unknown_not_clean(rules, tmp_path)
     assert r.coverage["summary"].startswith("NOT TRIAGED: nothing to triage")
     # a folder of logs alone is triage input (logs were examined)
     (d / "ns.log").write_text(bf.aaa_rejected("jdoe"))
-    assert triage_path(str(d), OPTS, rules).verdict.value == "not_vulnerable"
+    logs_only = triage_path(str(d), OPTS, rules)
+    assert not logs_only.coverage["summary"].startswith("NOT TRIAGED")
+    assert logs_only.indicators == ()
+    # no build in the input: nothing is known about bulletins, so not "not_vulnerable"
+    assert logs_only.verdict.value == "unknown"

@@ -1,4 +1,6 @@
-"""Thousands of files: the triage streams (memory does not grow with the file count) and is quick."""
+"""Thousands of files: the triage streams (memory does not grow with the file count).
+
+Speed is measured in bench/, not asserted here: a timed assertion fails on a loaded machine."""
 
 from __future__ import annotations
 
@@ -39,8 +41,7 @@ def test_thousands_of_files_stream_in_bounded_memory(tmp_path):
     small = tf.write_tar(_tree(300), tmp_path / "small.tar.gz")
     big = tf.write_tar(_tree(3000), tmp_path / "big.tar.gz")
     peak_small, _t, n_small = _peak(rules, small)
-    peak_big, took, n_big = _peak(rules, big)
+    peak_big, _took, n_big = _peak(rules, big)
     assert n_big - n_small == 2700
-    assert took < 10, f"3000 files took {took:.1f}s"
     # ten times the files must not mean (anywhere near) ten times the memory
     assert peak_big < peak_small * 2 + 2_000_000, (peak_small, peak_big)

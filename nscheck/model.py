@@ -437,7 +437,8 @@ def finding_id(key: str, kind: FindingKind | str, rule_id: str) -> str:
     """Stable across runs: no time, no build, no verdict in it (only who, what kind, which rule)."""
     import hashlib
 
-    raw = f"{key}|{FindingKind(kind).value}|{rule_id}".encode()
+    # surrogatepass: a name decoded with surrogateescape (non-UTF-8 bytes) is data, never a crash
+    raw = f"{key}|{FindingKind(kind).value}|{rule_id}".encode("utf-8", "surrogatepass")
     return "nsf-" + hashlib.sha256(raw).hexdigest()[:24]
 
 

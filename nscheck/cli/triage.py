@@ -150,23 +150,35 @@ def run_triage(opts: TriageOptions, rules: TriageRules, sigdir: Path,
 
 
 def _print_table_details(results: list[HostResult]) -> None:
-    """The host table says the verdict; triage readers also need each hit and what was not looked at."""
+    """The host table says the verdict; triage readers also need each hit and what was not looked at.
+    Every string here came from the input (member names, log lines, the path given): it goes through
+    the scan table's ``clean`` (no escapes, controls, bidi or line breaks) and is never rich markup."""
     from rich.console import Console
+    from rich.text import Text
+
+    from nscheck.report.text import clean
 
     console = Console(width=160)
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, emoji=False)
+
     for r in results:
-        console.print(f"\n[bold]{r.target}[/bold]: {len(r.indicators)} indicator(s)", markup=True, highlight=False)
+        head = Text("\n")
+        head.append(clean(r.target, 200), style="bold")
+        head.append(f": {len(r.indicators)} indicator(s)")
+        console.print(head, highlight=False)
         for i in r.indicators:
             where = f"{i.path}:{i.line}" if i.line else (i.path or "")
-            console.print(f"  {i.severity.value:8} {i.confidence.value:6} {i.check:18} {i.id}  {where}", markup=False,
-                          highlight=False)
-            console.print(f"      {i.evidence}", markup=False, highlight=False)
+            say(f"  {i.severity.value:8} {i.confidence.value:6} {clean(i.check, 18):18} {clean(i.id, 60)}  "
+                f"{clean(where, 300)}")
+            say(f"      {clean(i.evidence, 500)}")
         cov = r.coverage or {}
         for m in cov.get("missing", []):
-            console.print(f"  not collected: {m['area']} ({m['unchecked']})", markup=False, highlight=False)
+            say(f"  not collected: {clean(m.get('area'))} ({clean(m.get('unchecked'))})")
         for fam, st in sorted((cov.get("families") or {}).items()):
             if st.get("status") not in ("checked",):
-                console.print(f"  {fam}: {st.get('status')}{': ' + st['reason'] if st.get('reason') else ''}",
-                              markup=False, highlight=False)
+                reason = ": " + clean(st["reason"]) if st.get("reason") else ""
+                say(f"  {clean(fam, 40)}: {clean(st.get('status'), 40)}{reason}")
         for step in cov.get("next_steps", []):
-            console.print(f"  next: {step}", markup=False, highlight=False)
+            say(f"  next: {clean(step, 500)}")

@@ -11,11 +11,11 @@ from nscheck.model import HostResult
 
 
 def host_json(result: HostResult) -> str:
-    return json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    return json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=True, default=str) + "\n"
 
 
 def results_json(results: Iterable[HostResult]) -> str:
-    return json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    return json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True, ensure_ascii=True, default=str) + "\n"
 
 
 def is_host_document(d: Any) -> bool:

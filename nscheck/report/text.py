@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 from nscheck.model import HostResult, Severity, Verdict
+from nscheck.safetext import escape_undecodable
 
-# C0/C1 controls (ANSI escapes start with ESC), DEL, and Unicode line/paragraph separators and
-# bidi overrides, which reorder what a reader sees.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0/C1 controls (ANSI escapes start with ESC; U+009B is a one-character CSI), DEL, Unicode
+# line/paragraph separators, and bidi overrides and marks, which reorder what a reader sees.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
@@ -18,7 +19,7 @@ def clean(value: Any, limit: int = 300) -> str:
     """One printable line, at most ``limit`` characters (an ellipsis marks the cut)."""
     if value is None:
         return ""
-    s = _ANSI.sub("", str(value))
+    s = _ANSI.sub("", escape_undecodable(str(value)))
     s = _CONTROL.sub(" ", s)
     s = " ".join(s.split())
     if len(s) > limit:

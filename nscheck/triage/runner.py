@@ -39,6 +39,7 @@ from nscheck.model import (
     Severity,
     Skipped,
 )
+from nscheck.safetext import escape_undecodable
 from nscheck.signatures.triage import Rule, TriageRules
 from nscheck.triage import logs as logmod
 from nscheck.triage.checks import FAMILY_REGISTRY, Family, Hit
@@ -150,8 +151,8 @@ class _Run:
             conf = Confidence(h.confidence) if h.confidence else r.confidence
             self.indicators[key] = Indicator(
                 id=r.id, title=r.title, severity=Severity(h.severity) if h.severity else r.severity, confidence=conf,
-                evidence=h.evidence, check=r.check,
-                path=h.path, line=h.line, file=h.file if h.file is not None else info,
+                evidence=escape_undecodable(h.evidence) if isinstance(h.evidence, str) else h.evidence, check=r.check,
+                path=escape_undecodable(h.path) if isinstance(h.path, str) else h.path, line=h.line, file=h.file if h.file is not None else info,
                 references=(r.source, *r.references) if r.source else r.references, advice=r.advice,
             )
             self.ctx.stat(r.check, "hits")
@@ -159,6 +160,10 @@ class _Run:
     # -- one entry ---------------------------------------------------------------------------
     def entry(self, entry: Entry, opener: Opener | None) -> None:
         ctx = self.ctx
+        if escape_undecodable(entry.path + (entry.link or "") + entry.origin) != entry.path + (entry.link or "") + entry.origin:
+            # a member name that is not UTF-8: keep going with its bytes shown as \xNN (names are data)
+            entry = replace(entry, path=escape_undecodable(entry.path), origin=escape_undecodable(entry.origin),
+                            link=escape_undecodable(entry.link) if entry.link else entry.link)
         ctx.entries += 1
         if entry.birthtime is not None:
             ctx.have_birthtime = True

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from nscheck.safetext import escape_undecodable
+
 __all__ = [
     "APPLIANCE_TOP",
     "Entry",
@@ -112,7 +114,8 @@ class Source:
     def note(self, what: str, path: str, reason: str) -> None:
         self.note_count += 1
         if len(self.notes) < MAX_NOTES:
-            self.notes.append({"what": what, "path": path, "reason": reason})
+            # member names may hold non-UTF-8 bytes (surrogate-escaped): shown as \xNN, never a crash
+            self.notes.append({"what": what, "path": escape_undecodable(path), "reason": escape_undecodable(reason)})
 
     def entries(self) -> Iterator[tuple[Entry, Opener | None]]:
         yield from self._iter()

@@ -121,6 +121,28 @@ def test_odd_cases_hand_checked(sigs) -> None:
     assert "kill icaconnection -all" in sigs.get("CTX579459").actions
 
 
+def test_common_names(sigs) -> None:
+    names = {c.id: c.name for a in sigs for c in a.cves if c.name}
+    assert names == {"CVE-2019-19781": "Shitrix", "CVE-2023-4966": "CitrixBleed", "CVE-2025-5777": "CitrixBleed 2"}
+
+
+def test_common_name_reaches_the_assessment(sigs) -> None:
+    from nscheck.assess.advisories import assess
+
+    res = assess(sigs, [parse_build("13.1-49.14")])
+    bleed = next(r for r in res.advisories if r.id == "CTX579459")
+    by_id = {d["id"]: d for d in bleed.cve_details}
+    assert by_id["CVE-2023-4966"]["name"] == "CitrixBleed"
+    assert "name" not in by_id["CVE-2023-4967"]  # unnamed CVEs carry no empty name
+
+
+def test_name_must_be_text(sigdir: Path) -> None:
+    p = sigdir / "advisories" / "CTX579459.yaml"
+    _edit(p, "name: CitrixBleed", "name: [CitrixBleed]")
+    (e,) = _errors(sigdir)
+    assert e.field == "cves[CVE-2023-4966].name" and e.line == _line_of(p, "name: [CitrixBleed]")
+
+
 def test_unconfirmed_values_stay_visible(sigs) -> None:
     a = sigs.get("CTX276688")
     assert a.train_fix(Train("12.1", F)).status is FixStatus.UNKNOWN

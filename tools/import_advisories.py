@@ -102,6 +102,13 @@ AFFECTED_ONLY: dict[str, list[str]] = {
     "CVE-2022-27508": ["12.1-64.16"],  # only 12.1-64.16 (NOTES §1.3, Tenable 161773)
 }
 
+# Common names responders search for (display only; NOTES §3 and the press use them).
+NAMES: dict[str, str] = {
+    "CVE-2019-19781": "Shitrix",
+    "CVE-2023-4966": "CitrixBleed",
+    "CVE-2025-5777": "CitrixBleed 2",
+}
+
 # Per-CVE train rows overriding the bulletin rows.
 _19490 = ("Bulletin says fixed in {low}; the CNA record (updated 2026-10-07) says '{rel} through {lowb}' is "
           "affected and a 2026-09-27 roundup says boxes patched for CVE-2026-19490 are still exposed; "
@@ -305,7 +312,10 @@ def _ordered(row: dict[str, Any]) -> dict[str, Any]:
 
 def _cve(c: dict[str, Any], kev_added: dict[str, str]) -> dict[str, Any]:
     cid = c["id"]
-    out: dict[str, Any] = {"id": cid, "type": c["type"]}
+    out: dict[str, Any] = {"id": cid}
+    if cid in NAMES:
+        out["name"] = NAMES[cid]
+    out["type"] = c["type"]
     cvss = c.get("cvss")
     out["cvss"] = cvss if isinstance(cvss, int | float) else None
     for k in ("cvss_version", "cvss_source"):

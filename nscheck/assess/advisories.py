@@ -312,6 +312,8 @@ def _bulletin_result(sigs: AdvisorySet, adv: Advisory, cands: Sequence[Build],
             "verdict": o.verdict.value,
             "reason": o.reason,
         })
+        if c.name:  # only when known, so reports of unnamed CVEs stay unchanged
+            details[-1]["name"] = c.name
     cvss = adv.max_cvss
     return AdvisoryResult(
         id=adv.id,

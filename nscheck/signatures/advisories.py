@@ -90,6 +90,8 @@ class TrainFix:
 class CveEntry:
     id: str
     type: str
+    # Common name responders search for ("CitrixBleed"); optional, display only.
+    name: str = ""
     cvss: float | None = None
     cvss_version: str | None = None
     cvss_source: str | None = None
@@ -448,7 +450,7 @@ def _requires(c: _Ctx, cve: Mapping[str, Any], where: str, roles: Mapping[str, s
     return tuple(groups)
 
 
-_CVE_KEYS = {"id", "type", "cvss", "cvss_version", "cvss_source", "cvss_confirmed", "cwe", "precondition",
+_CVE_KEYS = {"id", "name", "type", "cvss", "cvss_version", "cvss_source", "cvss_confirmed", "cwe", "precondition",
              "requires", "kev_added", "kev_confirmed", "kev_note", "affected_only", "trains", "note"}
 
 
@@ -477,6 +479,7 @@ def _cve(c: _Ctx, raw: Any, where: str, parent: Any, roles: Mapping[str, str]) -
     return CveEntry(
         id=cid,
         type=c.string(cve, "type", f"{where}.type", required=True) or "",
+        name=c.string(cve, "name", f"{where}.name") or "",
         cvss=c.number(cve, "cvss", f"{where}.cvss"),
         cvss_version=c.string(cve, "cvss_version", f"{where}.cvss_version"),
         cvss_source=c.string(cve, "cvss_source", f"{where}.cvss_source"),

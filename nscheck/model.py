@@ -409,6 +409,33 @@ class HostResult:
         )
 
 
+# -- run records: one per scan / triage run, written by the runner, read by state and report --
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    started: str  # ISO-8601 UTC
+    kind: str  # "scan" | "triage"
+    tool_version: str
+    signatures_version: str | None = None
+    signatures_date: str | None = None
+    command: str = ""
+    shard: str | None = None  # "K/N"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    run: RunInfo
+    ended: str
+    duration_ms: int
+    hosts: int
+    counts: dict[str, int]  # by HostVerdict value
+    partial: bool = False  # stopped early (signal): not every target was scanned
+    requests_sent: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 # -- findings: the flattened view that SIEM output, CSV and the state store share ------------
 
 

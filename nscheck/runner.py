@@ -21,6 +21,7 @@ from typing import Any
 
 from nscheck import __version__
 from nscheck.build import Build
+from nscheck.exitcodes import ExitCode
 from nscheck.model import (
     AdvisoryResult,
     Evidence,
@@ -40,7 +41,6 @@ from nscheck.targets import Target, TargetError, iter_targets, load_exclusions, 
 
 __all__ = ["ScanSignatures", "load_signatures", "run", "scan_async", "scan_host", "scan_hosts"]
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 64
 _NO_ANSWER = frozenset({"dns", "connect", "connect_timeout", "read_timeout"})
 _BROKEN = frozenset({"tls", "reset", "protocol", "decode"})
 
@@ -358,7 +358,7 @@ def _dry_run(targets: Iterable[Target], opts: ScanOptions) -> int:
                 for k, v in hdrs.items():
                     print(f"    {k}: {v}")
     print(f"# {n} target(s), 0 requests sent")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run(opts: ScanOptions) -> int:
@@ -375,14 +375,14 @@ def run(opts: ScanOptions) -> int:
         shard = parse_shard(opts.shard)
     except ValueError as e:
         print(f"nscheck: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         from nscheck.probe.client import ProbeClient
 
         ProbeClient.check_options(opts)
     except ValueError as e:
         print(f"nscheck: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
 
     if not opts.targets and not opts.input_files:
         return _run_demo(opts)
@@ -398,7 +398,7 @@ def run(opts: ScanOptions) -> int:
         msgs = [str(x) for x in e.exceptions] if isinstance(e, ExceptionGroup) else [str(e)]
         for m in msgs:
             print(f"nscheck: signature error: {m}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     from nscheck.report import build_sinks, check_signature_age
     from nscheck.report.exitcodes import ExitTally
     from nscheck.state.cron import QuietSink, SetupError, scheduled, with_signals
@@ -424,7 +424,7 @@ def run(opts: ScanOptions) -> int:
         print(f"nscheck: {e}", file=sys.stderr)
         return e.code
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.SIGINT
     if signum is not None:
         # Interrupted: everything finished is flushed and the run is marked partial; the exit
         # code says so (128 + signal: 130 SIGINT, 143 SIGTERM), whatever the findings.

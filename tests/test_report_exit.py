@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_report_fixtures import BLEED2, MEDIUM, OLD, UNK, fleet
 
-from nscheck.cli import EXIT_FINDINGS, EXIT_OK, EXIT_SIGNATURES_STALE, EXIT_UNKNOWN
+from nscheck.exitcodes import ExitCode
 from nscheck.model import HostResult, findings_of
 from nscheck.options import ScanOptions
 from nscheck.report import ExitTally, check_signature_age, exit_code
@@ -31,30 +31,30 @@ MED_ONLY = only(VULN, MEDIUM, OLD)  # one open bulletin, CVSS 5.9 = medium
 
 
 @pytest.mark.parametrize(("results", "fail_on", "unknown", "expected"), [
-    ([CLEAN], "high", False, EXIT_OK),
-    ([CLEAN], "any", True, EXIT_OK),
-    ([VULN], "high", False, EXIT_FINDINGS),
-    ([VULN], "critical", False, EXIT_FINDINGS),
-    ([VULN], "none", False, EXIT_OK),
-    ([MED_ONLY], "high", False, EXIT_OK),
-    ([MED_ONLY], "medium", False, EXIT_FINDINGS),
-    ([MED_ONLY], "low", False, EXIT_FINDINGS),
-    ([MED_ONLY], "any", False, EXIT_FINDINGS),
-    ([MED_ONLY], "critical", False, EXIT_OK),
-    ([COMPROMISED], "critical", False, EXIT_FINDINGS),  # the indicator hit (critical)
-    ([TRIAGE], "high", False, EXIT_FINDINGS),  # triage hit, severity high
-    ([TRIAGE], "critical", False, EXIT_OK),
-    ([UNKNOWN], "high", False, EXIT_OK),  # unknown bulletins count only with --fail-on-unknown
-    ([UNKNOWN], "high", True, EXIT_FINDINGS),  # ... and then as findings (CVSS 9.3)
-    ([UNKNOWN], "none", True, EXIT_UNKNOWN),  # never fails on findings, but the host is unknown
-    ([UNREACH], "high", False, EXIT_OK),
-    ([UNREACH], "high", True, EXIT_UNKNOWN),
-    ([NOT_NS], "any", True, EXIT_OK),  # "not NetScaler" is an answer, not a blind spot
-    ([CLEAN, UNREACH], "high", True, EXIT_UNKNOWN),
-    ([VULN, UNREACH], "high", True, EXIT_FINDINGS),  # findings win over blind spots
-    (F, "high", False, EXIT_FINDINGS),
-    (F, "none", False, EXIT_OK),
-    (F, "none", True, EXIT_UNKNOWN),
+    ([CLEAN], "high", False, ExitCode.OK),
+    ([CLEAN], "any", True, ExitCode.OK),
+    ([VULN], "high", False, ExitCode.FINDINGS),
+    ([VULN], "critical", False, ExitCode.FINDINGS),
+    ([VULN], "none", False, ExitCode.OK),
+    ([MED_ONLY], "high", False, ExitCode.OK),
+    ([MED_ONLY], "medium", False, ExitCode.FINDINGS),
+    ([MED_ONLY], "low", False, ExitCode.FINDINGS),
+    ([MED_ONLY], "any", False, ExitCode.FINDINGS),
+    ([MED_ONLY], "critical", False, ExitCode.OK),
+    ([COMPROMISED], "critical", False, ExitCode.FINDINGS),  # the indicator hit (critical)
+    ([TRIAGE], "high", False, ExitCode.FINDINGS),  # triage hit, severity high
+    ([TRIAGE], "critical", False, ExitCode.OK),
+    ([UNKNOWN], "high", False, ExitCode.OK),  # unknown bulletins count only with --fail-on-unknown
+    ([UNKNOWN], "high", True, ExitCode.FINDINGS),  # ... and then as findings (CVSS 9.3)
+    ([UNKNOWN], "none", True, ExitCode.UNKNOWN),  # never fails on findings, but the host is unknown
+    ([UNREACH], "high", False, ExitCode.OK),
+    ([UNREACH], "high", True, ExitCode.UNKNOWN),
+    ([NOT_NS], "any", True, ExitCode.OK),  # "not NetScaler" is an answer, not a blind spot
+    ([CLEAN, UNREACH], "high", True, ExitCode.UNKNOWN),
+    ([VULN, UNREACH], "high", True, ExitCode.FINDINGS),  # findings win over blind spots
+    (F, "high", False, ExitCode.FINDINGS),
+    (F, "none", False, ExitCode.OK),
+    (F, "none", True, ExitCode.UNKNOWN),
 ])
 def test_exit_code_matrix(results: list[HostResult], fail_on: str, unknown: bool, expected: int) -> None:
     assert code(results, fail_on, unknown) == expected
@@ -65,12 +65,12 @@ def suppress_all(r: HostResult) -> HostResult:
 
 
 def test_suppressed_findings_never_count() -> None:
-    assert code([suppress_all(VULN)], "any", True) == EXIT_OK
-    assert code([suppress_all(COMPROMISED)], "any") == EXIT_OK
+    assert code([suppress_all(VULN)], "any", True) == ExitCode.OK
+    assert code([suppress_all(COMPROMISED)], "any") == ExitCode.OK
     # Suppress only the critical bulletin: the medium one still fails --fail-on medium.
     fid = next(f.id for f in findings_of(VULN) if f.rule_id == BLEED2.id)
     part = dataclasses.replace(VULN, extra={"findings": {fid: {"suppressed": True}}})
-    assert code([part], "high") == EXIT_OK and code([part], "medium") == EXIT_FINDINGS
+    assert code([part], "high") == ExitCode.OK and code([part], "medium") == ExitCode.FINDINGS
 
 
 def test_tally_equals_list_and_keeps_no_results() -> None:
@@ -85,8 +85,8 @@ def test_tally_equals_list_and_keeps_no_results() -> None:
 
 def test_unknown_bulletin_severity_is_from_cvss() -> None:
     low_unknown = only(UNKNOWN, dataclasses.replace(UNK, cvss=3.1))
-    assert code([low_unknown], "medium", True) == EXIT_UNKNOWN  # host is unknown, the finding is below medium
-    assert code([low_unknown], "low", True) == EXIT_FINDINGS
+    assert code([low_unknown], "medium", True) == ExitCode.UNKNOWN  # host is unknown, the finding is below medium
+    assert code([low_unknown], "low", True) == ExitCode.FINDINGS
 
 
 def _sigs(tmp_path: Path, date: str | None) -> Path:
@@ -105,9 +105,9 @@ def test_signature_age(tmp_path: Path) -> None:
     assert "50 days old" in err.getvalue()  # warning always past 30 days
     err = io.StringIO()
     assert check_signature_age(_sigs(tmp_path, "2026-10-04"), 60, today=today, err=err) is None
-    assert check_signature_age(_sigs(tmp_path, "2026-10-04"), 49, today=today, err=err) == EXIT_SIGNATURES_STALE
+    assert check_signature_age(_sigs(tmp_path, "2026-10-04"), 49, today=today, err=err) == ExitCode.SIGNATURES_STALE
     assert "--max-signature-age 49" in err.getvalue()
-    assert check_signature_age(_sigs(tmp_path, None), 10, today=today, err=io.StringIO()) == EXIT_SIGNATURES_STALE
+    assert check_signature_age(_sigs(tmp_path, None), 10, today=today, err=io.StringIO()) == ExitCode.SIGNATURES_STALE
     assert check_signature_age(_sigs(tmp_path, None), None, today=today, err=io.StringIO()) is None
 
 
@@ -141,3 +141,12 @@ def test_open_compromise_assessment_fails_the_run_until_resolved() -> None:
     done.host(HostResult(target="gw", status=HostStatus.OK, url="https://gw:443", product=ProductInfo(True),
                          extra={"assessments": [{**open_doc, "transition": "resolved"}]}))
     assert done.code("high") == 0
+
+
+def test_exit_codes_are_one_enum_with_a_meaning_each():
+    # The cron contract: these numbers never change meaning (sysexits.h where one fits).
+    assert {c.name: int(c) for c in ExitCode} == {
+        "OK": 0, "FINDINGS": 1, "UNKNOWN": 2, "USAGE": 64, "NOINPUT": 66, "SIGNATURES_STALE": 69,
+        "SOFTWARE": 70, "CANTCREAT": 73, "LOCKED": 75, "SIGINT": 130, "SIGTERM": 143}
+    assert all(c.meaning for c in ExitCode)
+    assert f"exit {ExitCode.LOCKED}" == "exit 75"  # IntEnum formats as its number in messages

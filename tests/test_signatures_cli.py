@@ -7,7 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from nscheck.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app
+from nscheck.cli import app
+from nscheck.exitcodes import ExitCode
 
 SIGS = Path(__file__).resolve().parent.parent / "signatures"
 runner = CliRunner()
@@ -19,10 +20,10 @@ def test_lint_shipped_set() -> None:
            if "/advisories/" in ln or "lifecycle.yaml" in ln or "manifest.yaml" in ln]
     assert own == []
     # Other rule kinds (fingerprints, indicators, triage) are linted by the same command.
-    if r.exit_code == EXIT_OK:
+    if r.exit_code == ExitCode.OK:
         assert "advisories: 27" in r.stdout
     else:
-        assert r.exit_code == EXIT_FINDINGS and "error(s)" in r.stderr
+        assert r.exit_code == ExitCode.FINDINGS and "error(s)" in r.stderr
 
 
 def test_lint_broken_set_prints_file_line_field_reason(tmp_path: Path) -> None:
@@ -31,7 +32,7 @@ def test_lint_broken_set_prints_file_line_field_reason(tmp_path: Path) -> None:
     p = d / "advisories" / "CTX694788.yaml"
     p.write_text(p.read_text().replace("fixed: 14.1-47.46", "fixed: 14.1-47.x"))
     r = runner.invoke(app, ["signatures", "lint", str(d)])
-    assert r.exit_code == EXIT_FINDINGS
+    assert r.exit_code == ExitCode.FINDINGS
     line = next(ln for ln in r.stderr.splitlines() if "CTX694788.yaml" in ln)
     lineno = next(i for i, t in enumerate(p.read_text().splitlines(), 1) if "14.1-47.x" in t)
     assert line.startswith(f"{p}:{lineno}: trains[0][14.1].fixed: ")
@@ -40,12 +41,12 @@ def test_lint_broken_set_prints_file_line_field_reason(tmp_path: Path) -> None:
 
 def test_lint_signatures_option_and_missing_dir(tmp_path: Path) -> None:
     r = runner.invoke(app, ["signatures", "lint", "--signatures", str(tmp_path / "nope")])
-    assert r.exit_code == EXIT_FINDINGS and "not a directory" in r.stderr
+    assert r.exit_code == ExitCode.FINDINGS and "not a directory" in r.stderr
 
 
 def test_list() -> None:
     r = runner.invoke(app, ["signatures", "list", "--signatures", str(SIGS)])
-    assert r.exit_code == EXIT_OK
+    assert r.exit_code == ExitCode.OK
     out = r.stdout
     for ctx in ("CTX249976", "CTX693420", "CTX697174"):
         assert ctx in out
@@ -54,16 +55,16 @@ def test_list() -> None:
 
 def test_info_by_ctx_and_cve() -> None:
     r = runner.invoke(app, ["signatures", "info", "CTX693420", "--signatures", str(SIGS)])
-    assert r.exit_code == EXIT_OK
+    assert r.exit_code == ExitCode.OK
     out = r.stdout
     assert "CVE-2025-5777" in out and "9.3" in out and "KEV added: 2025-07-10" in out
     assert "13.1-FIPS" in out and "13.1-37.235 FIPS" in out and "kill icaconnection -all" in out
     r2 = runner.invoke(app, ["signatures", "info", "cve-2026-19490", "--signatures", str(SIGS)])
-    assert r2.exit_code == EXIT_OK and "CTX696939" in r2.stdout and "safe floor" in r2.stdout
+    assert r2.exit_code == ExitCode.OK and "CTX696939" in r2.stdout and "safe floor" in r2.stdout
     r3 = runner.invoke(app, ["signatures", "info", "CTX1", "--signatures", str(SIGS)])
-    assert r3.exit_code == EXIT_USAGE
+    assert r3.exit_code == ExitCode.USAGE
 
 
 def test_roles() -> None:
     r = runner.invoke(app, ["signatures", "roles", "--signatures", str(SIGS)])
-    assert r.exit_code == EXIT_OK and "gateway" in r.stdout and "saml_idp" in r.stdout
+    assert r.exit_code == ExitCode.OK and "gateway" in r.stdout and "saml_idp" in r.stdout

@@ -22,12 +22,13 @@ from nscheck.model import (
     Indicator,
     Precondition,
     ProductInfo,
+    RunInfo,
+    RunSummary,
     Severity,
     Skipped,
     Verdict,
     findings_of,
 )
-from nscheck.report.base import RunInfo, RunSummary
 from nscheck.state import StateStage, extra_findings, record_triage, transition_lines
 from nscheck.state.store import SCHEMA_VERSION, StateError, StateStore, migrate
 

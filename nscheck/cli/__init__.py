@@ -12,13 +12,7 @@ import sys
 import typer
 
 from nscheck import __version__
-
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_UNKNOWN = 2
-EXIT_USAGE = 64
-EXIT_SIGNATURES_STALE = 69
-EXIT_LOCKED = 75
+from nscheck.exitcodes import ExitCode
 
 app = typer.Typer(
     name="nscheck",
@@ -73,15 +67,15 @@ def main(argv: list[str] | None = None) -> None:
         rv = app(args=argv, standalone_mode=False)
     except click.exceptions.UsageError as e:
         e.show(file=sys.stderr)
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
     except typer.Abort:
-        sys.exit(130)
+        sys.exit(ExitCode.SIGINT)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except BrokenPipeError:
         # `nscheck ... | head`: the reader left; that is not an error of ours.
         sys.stderr.close()
-        sys.exit(0)
+        sys.exit(ExitCode.OK)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(ExitCode.SIGINT)
     sys.exit(rv if isinstance(rv, int) else 0)

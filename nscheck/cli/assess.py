@@ -16,13 +16,14 @@ from typing import Any
 import typer
 
 from nscheck.build import Build, BuildError, parse_build, parse_edition
-from nscheck.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app
+from nscheck.cli import app
+from nscheck.exitcodes import ExitCode
 from nscheck.model import AdvisoryResult, Precondition, Verdict
 
 _FORMATS = ("table", "json")
 
 
-def _err(msg: str, code: int = EXIT_USAGE) -> typer.Exit:
+def _err(msg: str, code: int = ExitCode.USAGE) -> typer.Exit:
     typer.echo(f"nscheck assess: {msg}", err=True)
     return typer.Exit(code)
 
@@ -38,7 +39,7 @@ def load_signatures_or_exit(signatures: str | None, cmd: str) -> Any:
     except (Exception, ExceptionGroup) as e:  # SignatureError or an ExceptionGroup of them
         for se in signature_errors(e):
             typer.echo(f"nscheck {cmd}: {se}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def _facts(roles: list[str], no_roles: list[str], only: bool, known: set[str]) -> dict[str, Precondition]:
@@ -147,4 +148,4 @@ def assess_cmd(
         typer.echo(json.dumps(doc, indent=2))
     else:
         _render_table(text, result.candidates, result.advisories, result.remediation, show_all)
-    raise typer.Exit(EXIT_FINDINGS if result.vulnerable else EXIT_OK)
+    raise typer.Exit(ExitCode.FINDINGS if result.vulnerable else ExitCode.OK)

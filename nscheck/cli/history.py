@@ -8,7 +8,8 @@ from typing import Any
 
 import typer
 
-from nscheck.cli import EXIT_USAGE, app
+from nscheck.cli import app
+from nscheck.exitcodes import ExitCode
 
 _STATE_HELP = "SQLite state database written by `nscheck scan --state`."
 
@@ -20,12 +21,12 @@ def _open(state: str) -> Any:
 
     if not Path(state).is_file():
         typer.echo(f"nscheck: no state database at {state} (run `nscheck scan --state {state}` first)", err=True)
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
     try:
         return StateStore.open(state)
     except StateError as e:
         typer.echo(f"nscheck: {e}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def _short(ts: str | None) -> str:
@@ -105,7 +106,7 @@ def history_cmd(
         data = store.history(host)
         if host and not data:
             typer.echo(f"nscheck: no host {host!r} in {state}", err=True)
-            raise typer.Exit(EXIT_USAGE)
+            raise typer.Exit(ExitCode.USAGE)
         if fmt == "json":
             typer.echo(json.dumps({"schema": "nscheck.history/1", "state": state, "hosts": data}, indent=2))
         else:
@@ -143,7 +144,7 @@ def ack_cmd(
         closed = store.ack(host, triaged.strip(), who=who)
     except StateError as e:
         typer.echo(f"nscheck: {e}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     finally:
         store.close()
     for key, ids in closed.items():

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from nscheck.cli import EXIT_OK, EXIT_USAGE, app
+from nscheck.cli import app
+from nscheck.exitcodes import ExitCode
 
 _PRESETS = ("demo", "full", "indicators")
 
@@ -47,7 +48,7 @@ def _start(preset: str, hosts: int | None, bind: str, latency_ms: float, tls: bo
         return start_lab(preset, host=bind, latency_ms=latency_ms, tls=tls)
     except (LabError, ValueError, OSError) as e:
         typer.echo(f"nscheck: {e}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 @app.command("lab")
@@ -96,7 +97,7 @@ def lab_cmd(
         lab.stop()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, old)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)
 
 
 @app.command("demo")
@@ -140,7 +141,7 @@ def demo_cmd(
                 typer.echo(f"  {line}", err=True)
         else:
             typer.echo(f"lab check: all {len(results)} results agree with what the lab simulates", err=True)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)
 
 
 def _render(results, by_url) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from nscheck.cli import EXIT_OK, EXIT_USAGE, app
+from nscheck.cli import app
+from nscheck.exitcodes import ExitCode
 
 _FORMATS = ("table", "md", "csv", "html", "json", "jsonl")
 
@@ -32,7 +33,7 @@ def report_cmd(
         results = load_results(inputs)
     except ReportInputError as e:
         print(f"nscheck: {e}", file=sys.stderr)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     if not results:
         print("nscheck: no host results found in the input", file=sys.stderr)
     links = None
@@ -47,4 +48,4 @@ def report_cmd(
         atomic_write(output, buf.getvalue())
     else:
         render(results, fmt, sys.stdout, link_prefix=links)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from nscheck.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app
+from nscheck.cli import app
+from nscheck.exitcodes import ExitCode
 
 signatures_app = typer.Typer(
     name="signatures",
@@ -34,10 +35,10 @@ def lint_cmd(
         for e in report.errors:
             typer.echo(str(e), err=True)
         typer.echo(f"{len(report.errors)} error(s) in {d}", err=True)
-        raise typer.Exit(EXIT_FINDINGS)
+        raise typer.Exit(ExitCode.FINDINGS)
     counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
     typer.echo(f"ok: {d} ({counts})")
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)
 
 
 @signatures_app.command("list")
@@ -93,7 +94,7 @@ def info_cmd(
     a = sigs.get(ident)
     if a is None:
         typer.echo(f"nscheck signatures info: no bulletin or CVE {ident!r} in the set", err=True)
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
     out = [f"{a.id}: {a.title}", f"Published: {a.published}",
            f"Exploited in the wild: {'yes' if a.exploited else 'no'}"
            + (f"; ransomware use: {a.ransomware}" if a.ransomware else "")]

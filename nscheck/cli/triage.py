@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from nscheck import __version__
-from nscheck.cli import EXIT_USAGE, app
+from nscheck.cli import app
+from nscheck.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from nscheck.model import HostResult
@@ -81,11 +82,11 @@ def triage_cmd(
         rules = load(sigdir)
     except SignatureError as e:
         typer.echo(f"nscheck triage: signature error: {e}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     except ExceptionGroup as eg:
         for e in eg.exceptions:
             typer.echo(f"nscheck triage: signature error: {e}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     opts = TriageOptions(state=state, paths=tuple(paths), name=name, format=fmt, output_dir=output_dir, jsonl=jsonl, fail_on=fail_on,
                          fail_on_unknown=fail_on_unknown, collected_at=when, recent_days=recent_days,
                          signatures=signatures, yara=not no_yara)

@@ -7,34 +7,13 @@ state store are sinks or feed from the same ``HostResult`` objects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from nscheck.model import HostResult
+# RunInfo / RunSummary are run records every stage shares (state writes them too), so they live in
+# the model; re-exported here because every sink names them next to Sink.
+from nscheck.model import HostResult, RunInfo, RunSummary
 
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    run_id: str
-    started: str  # ISO-8601 UTC
-    kind: str  # "scan" | "triage"
-    tool_version: str
-    signatures_version: str | None = None
-    signatures_date: str | None = None
-    command: str = ""
-    shard: str | None = None  # "K/N"
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    run: RunInfo
-    ended: str
-    duration_ms: int
-    hosts: int
-    counts: dict[str, int]  # by HostVerdict value
-    partial: bool = False  # stopped early (signal): not every target was scanned
-    requests_sent: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+__all__ = ["RunInfo", "RunSummary", "Sink"]
 
 
 class Sink(Protocol):

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from nscheck.exitcodes import ExitCode
 from nscheck.model import FindingKind, HostResult, HostVerdict, Severity, Verdict, findings_of
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.text import docs_of, finding_severity, suppressed
 
-EXIT_OK, EXIT_FINDINGS, EXIT_UNKNOWN, EXIT_SIGNATURES_STALE = 0, 1, 2, 69
 FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
 _THRESHOLD = {"critical": 4, "high": 3, "medium": 2, "low": 1, "any": 0}
 WARN_AGE_DAYS = 30
@@ -66,20 +66,20 @@ class ExitTally:
     def close(self, summary: RunSummary) -> None:
         pass
 
-    def code(self, fail_on: str = "high", fail_on_unknown: bool = False) -> int:
+    def code(self, fail_on: str = "high", fail_on_unknown: bool = False) -> ExitCode:
         if fail_on not in FAIL_ON:
             raise ValueError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
         if fail_on != "none":
             need = _THRESHOLD[fail_on]
             worst = max(self.worst_vulnerable, self.worst_unknown if fail_on_unknown else -1)
             if worst >= need:
-                return EXIT_FINDINGS
+                return ExitCode.FINDINGS
         if fail_on_unknown and self.blind_hosts:
-            return EXIT_UNKNOWN
-        return EXIT_OK
+            return ExitCode.UNKNOWN
+        return ExitCode.OK
 
 
-def exit_code(results_or_tally: Iterable[HostResult] | ExitTally, opts: Any) -> int:
+def exit_code(results_or_tally: Iterable[HostResult] | ExitTally, opts: Any) -> ExitCode:
     """``opts`` needs ``fail_on`` and ``fail_on_unknown`` (a ScanOptions does)."""
     if isinstance(results_or_tally, ExitTally):
         tally = results_or_tally
@@ -108,7 +108,7 @@ def signatures_date(signatures_dir: str | Path) -> dt.date | None:
 
 
 def check_signature_age(signatures_dir: str | Path, max_age_days: int | None, *, today: dt.date | None = None,
-                        err: TextIO | None = None) -> int | None:
+                        err: TextIO | None = None) -> ExitCode | None:
     """Warn on stderr when the set is older than 30 days; return 69 when older than
     ``max_age_days`` (or undated while a maximum is set), else None."""
     err = err or sys.stderr
@@ -117,7 +117,7 @@ def check_signature_age(signatures_dir: str | Path, max_age_days: int | None, *,
     if date is None:
         if max_age_days is not None:
             err.write(f"nscheck: signature set has no date (manifest.yaml) and --max-signature-age is {max_age_days}\n")
-            return EXIT_SIGNATURES_STALE
+            return ExitCode.SIGNATURES_STALE
         return None
     age = (today - date).days
     if age > WARN_AGE_DAYS:
@@ -125,7 +125,7 @@ def check_signature_age(signatures_dir: str | Path, max_age_days: int | None, *,
                   "update it: newer bulletins are not checked\n")
     if max_age_days is not None and age > max_age_days:
         err.write(f"nscheck: signature set older than --max-signature-age {max_age_days} days: exit 69\n")
-        return EXIT_SIGNATURES_STALE
+        return ExitCode.SIGNATURES_STALE
     return None
 
 

@@ -25,8 +25,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from nscheck.model import Finding, FindingKind, HostResult, Severity, findings_of
-from nscheck.report.base import RunInfo, RunSummary
+from nscheck.model import Finding, FindingKind, HostResult, RunInfo, RunSummary, Severity, findings_of
 from nscheck.state.transitions import ACTIONS, Transition, summary_line
 
 __all__ = [

@@ -9,20 +9,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from nscheck.model import HostResult, findings_of
-from nscheck.report.base import RunInfo, RunSummary
+from nscheck.exitcodes import ExitCode
+from nscheck.model import HostResult, RunInfo, RunSummary, findings_of
 from nscheck.state import StateStage, transition_lines
 from nscheck.state.lock import LockBusy, RunLock
 from nscheck.state.transitions import summary_line
-
-EXIT_LOCKED = 75
-EXIT_USAGE = 64
 
 
 class SetupError(Exception):
     """A scheduled-run setting that cannot be used; ``code`` is the exit code."""
 
-    def __init__(self, message: str, code: int = EXIT_USAGE):
+    def __init__(self, message: str, code: int = ExitCode.USAGE):
         self.code = code
         super().__init__(message)
 
@@ -39,7 +36,7 @@ def scheduled(opts: Any) -> Iterator[StateStage | None]:
         try:
             lock = RunLock(opts.lock).acquire()
         except LockBusy as e:
-            raise SetupError(f"{e}; not starting (exit {EXIT_LOCKED})", EXIT_LOCKED) from None
+            raise SetupError(f"{e}; not starting (exit {ExitCode.LOCKED})", ExitCode.LOCKED) from None
         except OSError as e:
             raise SetupError(f"cannot use lock file {opts.lock}: {e.strerror or e}") from None
     try:

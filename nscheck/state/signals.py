@@ -16,9 +16,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-EXIT_SIGINT = 128 + signal.SIGINT  # 130
-EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
-
 
 @dataclass
 class StopState:

@@ -31,6 +31,8 @@ from nscheck.model import (
     Finding,
     FindingKind,
     HostResult,
+    RunInfo,
+    RunSummary,
     Severity,
     Verdict,
     finding_id,
@@ -38,7 +40,6 @@ from nscheck.model import (
     host_key,
     indicator_rule_key,
 )
-from nscheck.report.base import RunInfo, RunSummary
 from nscheck.state import exposure
 from nscheck.state.suppress import Suppression
 from nscheck.state.suppress import match as match_suppression

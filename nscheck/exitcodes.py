@@ -1,0 +1,47 @@
+"""The one list of exit codes every command uses (a cron wrapper's contract).
+
+It sits at the package root, importing nothing of nscheck, so every stage (state's lock, the
+runner, report's tally, each CLI command) can name a code without an import cycle. The values
+follow sysexits.h where one fits, so a wrapper can tell "the tool could not run" (64..78) from
+"the tool found something" (1, 2) from "it was stopped" (128 + signal).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FINDINGS = 1  # findings at or above --fail-on
+    UNKNOWN = 2  # with --fail-on-unknown: a host is unknown / unreachable, or a check failed
+    USAGE = 64  # EX_USAGE: bad flag or value, bad config, broken rule file, nothing to scan
+    NOINPUT = 66  # EX_NOINPUT: an input path does not exist
+    SIGNATURES_STALE = 69  # EX_UNAVAILABLE: signature set older than --max-signature-age
+    SOFTWARE = 70  # EX_SOFTWARE: an internal error (a bug)
+    CANTCREAT = 73  # EX_CANTCREAT: an output path cannot be written
+    LOCKED = 75  # EX_TEMPFAIL: another run holds --lock; try again later
+    SIGINT = 130  # 128 + SIGINT: interrupted, finished hosts kept, run marked partial
+    SIGTERM = 143  # 128 + SIGTERM: likewise
+
+    @property
+    def meaning(self) -> str:
+        return _MEANING[self]
+
+
+_MEANING: dict[ExitCode, str] = {
+    ExitCode.OK: "nothing at or above --fail-on",
+    ExitCode.FINDINGS: "findings at or above --fail-on (vulnerable bulletins, indicator hits, open compromise "
+                       "assessments)",
+    ExitCode.UNKNOWN: "with --fail-on-unknown: a host is unknown or unreachable, or a check could not run",
+    ExitCode.USAGE: "usage error: bad flag or value, bad config or rule file, nothing to scan",
+    ExitCode.NOINPUT: "an input path does not exist",
+    ExitCode.SIGNATURES_STALE: "signature set older than --max-signature-age days",
+    ExitCode.SOFTWARE: "internal error (a bug)",
+    ExitCode.CANTCREAT: "an output path cannot be written",
+    ExitCode.LOCKED: "another run holds --lock",
+    ExitCode.SIGINT: "interrupted by SIGINT: finished hosts kept, run marked partial",
+    ExitCode.SIGTERM: "interrupted by SIGTERM: finished hosts kept, run marked partial",
+}
+
+__all__ = ["ExitCode"]

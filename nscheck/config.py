@@ -34,17 +34,20 @@ ALIASES: dict[str, str] = {
 # The click parameter that carries a field, where the names differ.
 PARAM_OF: dict[str, str] = {"format": "fmt", "indicators": "no_indicators", "input_files": "input_files"}
 # Not settable from a config file.
-REFUSED = {"config": "a config file cannot name another config file", "extra": "internal field"}
+REFUSED = {"config": "a config file cannot name another config file", "extra": "internal field",
+           "nitro_password": "never put a password here: use nitro-password-file (mode 0600), "
+                             "$NSCHECK_NITRO_PASSWORD or nitro-credentials"}
 PATH_FIELDS = {
     "state", "lock", "suppressions", "jsonl", "csv", "html", "output_dir", "signatures", "ca_file",
-    "input_files", "exclude_files", "allow_origin_files",
+    "input_files", "exclude_files", "allow_origin_files", "nitro_password_file", "nitro_credentials",
 }
 CHOICES = {
     "format": ("table", "json", "jsonl", "md", "csv"),
     "fail_on": ("critical", "high", "medium", "low", "any", "none"),
 }
 MINIMUM = {"concurrency": 1, "timeout": 0.1, "host_deadline": 0.5, "retries": 0, "request_budget": 1,
-           "max_expand": 1, "max_body_bytes": 1, "max_redirects": 0, "grace_period": 0, "max_signature_age": 0}
+           "max_expand": 1, "max_body_bytes": 1, "max_redirects": 0, "grace_period": 0, "max_signature_age": 0,
+           "nitro_budget": 1}
 
 
 class ConfigError(Exception):

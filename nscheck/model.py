@@ -20,6 +20,10 @@ class Verdict(StrEnum):
     VULNERABLE = "vulnerable"
     NOT_VULNERABLE = "not_vulnerable"
     UNKNOWN = "unknown"
+    # The build is affected and the preconditions hold, but an interim mitigation the bulletin
+    # names is in place (seen over NITRO). Never "not vulnerable": the fix is still missing and a
+    # mitigation can be unbound; it counts like vulnerable for exit codes.
+    MITIGATED = "mitigated"
 
 
 class Precondition(StrEnum):
@@ -202,8 +206,18 @@ class AdvisoryResult:
     actions: tuple[str, ...] = ()
     unconfirmed: tuple[str, ...] = ()
     cve_details: tuple[dict[str, Any], ...] = ()  # [{"id","cvss","type","kev_added","precondition"}]
+    method: str = ""  # what decided the verdict when not the remote scan alone: "nitro"
+    evidence: tuple[Evidence, ...] = ()  # NITRO resource/field/value behind the verdict
 
     def to_dict(self) -> dict[str, Any]:
+        d = self._base_dict()
+        if self.method:
+            d["method"] = self.method
+        if self.evidence:
+            d["evidence"] = [e.to_dict() for e in self.evidence]
+        return d
+
+    def _base_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
@@ -233,7 +247,8 @@ class AdvisoryResult:
             eol=bool(d.get("eol")), cvss=d.get("cvss"), severity=Severity(d.get("severity", "high")),
             kev=bool(d.get("kev")), exploited=bool(d.get("exploited")), published=d.get("published"),
             actions=tuple(d.get("actions") or ()), unconfirmed=tuple(d.get("unconfirmed") or ()),
-            cve_details=tuple(d.get("cve_details") or ()),
+            cve_details=tuple(d.get("cve_details") or ()), method=d.get("method") or "",
+            evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence") or ()),
         )
 
 
@@ -352,7 +367,8 @@ class HostResult:
             return HostVerdict.UNREACHABLE if self.status is HostStatus.UNREACHABLE else HostVerdict.UNKNOWN
         if self.kind == "scan" and self.product.is_netscaler is False:
             return HostVerdict.NOT_NETSCALER
-        if any(a.verdict is Verdict.VULNERABLE for a in self.advisories):
+        if any(a.verdict in (Verdict.VULNERABLE, Verdict.MITIGATED) for a in self.advisories):
+            # Mitigated is not patched: the host stays vulnerable; the bulletin row says mitigated.
             return HostVerdict.VULNERABLE
         # A triage with no build found says nothing about bulletins: no hits is not "not vulnerable".
         if not self.advisories or any(a.verdict is Verdict.UNKNOWN for a in self.advisories):

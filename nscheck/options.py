@@ -66,6 +66,12 @@ class ScanOptions:
     suppressions: str | None = None
     config: str | None = None
     grace_period: float = 10.0  # seconds in-flight hosts get after SIGTERM/SIGINT
+    # authenticated checks over NITRO (nscheck.nitro): paths only, never a password here; the
+    # password comes from $NSCHECK_NITRO_PASSWORD or a 0600 file, read when the run starts
+    nitro_user: str | None = None
+    nitro_password_file: str | None = None
+    nitro_credentials: str | None = None  # TOML, per-host user/password/NITRO address
+    nitro_budget: int = 80  # most NITRO GETs per host
     extra: dict[str, object] = field(default_factory=dict)
 
     def with_(self, **changes: object) -> ScanOptions:

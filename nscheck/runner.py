@@ -52,15 +52,23 @@ class ScanSignatures:
     tables: FingerprintTables
     advisories: Any  # nscheck.signatures.advisories.AdvisorySet
     indicators_dir: Any = None
+    nitro: Any = None  # nscheck.nitro.NitroContext when NITRO credentials were given
 
 
 def load_signatures(opts: ScanOptions) -> ScanSignatures:
     """Raises SignatureError when the fingerprint tables are broken (a usage problem)."""
     from nscheck.assess.advisories import load_default
+    from nscheck.nitro import load_context
+    from nscheck.nitro.rolemap import load_nitro_map
     from nscheck.signatures.fingerprints import load_cached
 
     path = opts.signatures_path
-    return ScanSignatures(load_cached(str(path)), advisories=load_default(path), indicators_dir=path)
+    tables, advisories = load_cached(str(path)), load_default(path)
+    if (path / "nitro.yaml").exists():
+        load_nitro_map(path)  # fail fast: a broken NITRO map is an error even without credentials
+    # Credential problems raise CredentialError (a usage error): checked before the first packet;
+    # with credentials, a missing nitro.yaml is a SignatureError.
+    return ScanSignatures(tables, advisories=advisories, indicators_dir=path, nitro=load_context(opts))
 
 
 def _now() -> str:
@@ -154,21 +162,52 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
     if error_override:
         status, reason = HostStatus.ERROR, error_override
     product = fp.product if fp is not None else ProductInfo(None)
+    build = fp.build if fp is not None else None
+    requests_sent = getattr(fetcher, "requests_sent", 0)
+    extra: dict[str, Any] = {}
+    if sigs.nitro is not None and fetcher is not None and not opts.indicators_only:
+        # After the remote part, with its own deadline: whatever NITRO does, the remote result stands.
+        read = None
+        try:
+            from nscheck.nitro import nitro_stage
+
+            async with asyncio.timeout(opts.host_deadline + 2.0):
+                read, more = await nitro_stage(target, fp, fetcher, client, opts, sigs.nitro)
+            skipped.extend(more)
+        except TimeoutError:
+            skipped.append(Skipped("nitro", f"NITRO read stopped at the host deadline ({opts.host_deadline:g}s)"))
+        if read is not None:
+            requests_sent += read.requests_sent
+            if read.usable and (read.build is not None or read.facts):
+                from nscheck.nitro import combine
+
+                merged = combine(fp, read, sigs)
+                product, build = merged["product"], merged["build"]
+                advisories, remediation = merged["advisories"], merged["remediation"]
+                extra["nitro"] = merged["extra"]
+                indicators = (*indicators, *read.file_hits)
+                if status is not HostStatus.OK and read.build is not None:
+                    skipped.append(Skipped("remote", f"remote scan: {reason}; NITRO answered at {read.address}"))
+                    status, reason = HostStatus.OK, None
+            else:
+                extra["nitro"] = {"address": read.address, "status": read.status, "notes": list(read.notes),
+                                  "requests_sent": read.requests_sent}
     return HostResult(
         target=target.raw,
         status=status,
         url=target.url,
         error=reason,
         product=product,
-        build=fp.build if fp is not None else None,
+        build=build,
         advisories=advisories,
         indicators=tuple(indicators),
         remediation=remediation,
         certificate=getattr(fetcher, "certificate", None),
-        requests_sent=getattr(fetcher, "requests_sent", 0),
+        requests_sent=requests_sent,
         duration_ms=int((time.monotonic() - t0) * 1000),
         skipped=tuple(skipped),
         started=started,
+        extra=extra,
     )
 
 
@@ -333,7 +372,7 @@ class _JsonStdoutSink:
             sys.stdout.write(json.dumps([r.to_dict() for r in self.results], indent=2, default=str) + "\n")
 
 
-def _dry_run(targets: Iterable[Target], opts: ScanOptions) -> int:
+def _dry_run(targets: Iterable[Target], opts: ScanOptions, nitro: Any = None) -> int:
     from nscheck.assess.indicators import plan_path_requests
     from nscheck.fingerprint.engine import plan_requests
     from nscheck.probe.client import ProbeClient
@@ -357,6 +396,11 @@ def _dry_run(targets: Iterable[Target], opts: ScanOptions) -> int:
                 print(f"{method} {t.url}{path}")
                 for k, v in hdrs.items():
                     print(f"    {k}: {v}")
+        if nitro is not None:
+            from nscheck.nitro import plan_lines
+
+            for line in plan_lines(nitro, t):
+                print(line)
     print(f"# {n} target(s), 0 requests sent")
     return ExitCode.OK
 
@@ -390,10 +434,26 @@ def run(opts: ScanOptions) -> int:
     exclusions = load_exclusions(opts.exclude, opts.exclude_files, on_error)
     targets = iter_targets(opts.targets, opts.input_files, exclusions=exclusions, max_expand=opts.max_expand,
                            force=opts.force_large, shard=shard, on_error=on_error)
+    from nscheck.nitro import CredentialError
+
     if opts.dry_run:
-        return _dry_run(targets, opts)
+        try:
+            from nscheck.nitro import load_context
+
+            nitro_ctx = load_context(opts)
+        except CredentialError as e:
+            print(f"nscheck: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except (SignatureError, ExceptionGroup) as e:
+            for m in ([str(x) for x in e.exceptions] if isinstance(e, ExceptionGroup) else [str(e)]):
+                print(f"nscheck: signature error: {m}", file=sys.stderr)
+            return EXIT_USAGE
+        return _dry_run(targets, opts, nitro_ctx)
     try:
         sigs = load_signatures(opts)
+    except CredentialError as e:
+        print(f"nscheck: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except (SignatureError, ExceptionGroup) as e:
         msgs = [str(x) for x in e.exceptions] if isinstance(e, ExceptionGroup) else [str(e)]
         for m in msgs:

@@ -57,7 +57,8 @@ def _facts(roles: list[str], no_roles: list[str], only: bool, known: set[str]) -
     return facts
 
 
-_VERDICT_STYLE = {Verdict.VULNERABLE: "bold red", Verdict.UNKNOWN: "yellow", Verdict.NOT_VULNERABLE: "green"}
+_VERDICT_STYLE = {Verdict.VULNERABLE: "bold red", Verdict.MITIGATED: "red", Verdict.UNKNOWN: "yellow",
+                  Verdict.NOT_VULNERABLE: "green"}
 
 
 def _render_table(text_input: str, cands: tuple[Build, ...], results: tuple[AdvisoryResult, ...],

@@ -68,6 +68,10 @@ def scan_cmd(
     suppressions: str = typer.Option(None, "--suppressions", help="YAML file of suppressed findings."),
     config: str = typer.Option(None, "--config", help="TOML file with the same keys as these flags (flags win)."),
     grace_period: float = typer.Option(10.0, "--grace-period", help="Seconds in-flight hosts get after SIGTERM/SIGINT."),
+    nitro_user: str = typer.Option(None, "--nitro-user", help="Read-only NITRO account for authenticated checks on hosts found to be NetScaler (password: $NSCHECK_NITRO_PASSWORD or --nitro-password-file)."),
+    nitro_password_file: str = typer.Option(None, "--nitro-password-file", help="File (mode 0600) whose first line is the --nitro-user password."),
+    nitro_credentials: str = typer.Option(None, "--nitro-credentials", help="TOML file (mode 0600): per-host NITRO user, password/password_file and address."),
+    nitro_budget: int = typer.Option(80, "--nitro-budget", min=1, help="Most NITRO GETs per host."),
 ) -> None:
     """Scan NetScaler appliances over HTTP(S), safely (GET/HEAD only): product, role, build,
     bulletins that hit it, and remote indicators of compromise."""
@@ -119,6 +123,10 @@ def scan_cmd(
         suppressions=suppressions,
         config=config,
         grace_period=grace_period,
+        nitro_user=nitro_user,
+        nitro_password_file=nitro_password_file,
+        nitro_credentials=nitro_credentials,
+        nitro_budget=nitro_budget,
     )
     if config:
         # Config values fill in only what was not given on the command line.

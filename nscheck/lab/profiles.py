@@ -207,7 +207,25 @@ def _full() -> list[Profile]:
     return profiles
 
 
-PRESETS = {"demo": _demo, "full": _full, "indicators": _indicators}
+def _nitro() -> list[Profile]:
+    """Appliances for the authenticated (NITRO) checks; scan with the lab account
+    (nscheck.lab.nitro.LAB_NITRO_USER / LAB_NITRO_PASSWORD)."""
+    return [
+        _ns("nitro-gw-saml-idp-14.1-47.46", "14.1-47.46", nitro={"saml_idp": True}),
+        _ns("nitro-aaa-saml-sp-13.1-59.22", "13.1-59.22", roles=("aaa",), nitro={"saml_sp": True}),
+        # Zeroed stamp: remotely only a floor; NITRO gives the exact build and "no SAML".
+        _ns("nitro-gw-nosaml-14.1-66.59", "14.1-66.59"),
+        _ns("nitro-fips-13.1-37.241", "13.1-37.241", edition="fips", nitro={"saml_sp": True}),
+        _ns("nitro-mitigated-14.1-73.37", "14.1-73.37", nitro={"saml_sp": True, "mitigation": ["CTX697174"]}),
+        _ns("nitro-readonly-13.1-58.21", "13.1-58.21", nitro={"deny": ["systemfile"]}),
+        _ns("nitro-wrong-creds-14.1-43.50", "14.1-43.50", nitro={"password": "not-the-lab-password"}),
+        _ns("nitro-disabled-13.1-61.26", "13.1-61.26", nitro={"disabled": True}),
+        _ns("nitro-compromised-14.1-47.48", "14.1-47.48", compromised=True),
+        Profile(name="plain-nginx", kind="plain"),
+    ]
+
+
+PRESETS = {"demo": _demo, "full": _full, "indicators": _indicators, "nitro": _nitro}
 
 
 def preset(name: str) -> list[Profile]:

@@ -73,6 +73,13 @@ class NetScalerSite(Site):
         self.pages: dict[str, tuple[str, str]] = {}  # path -> (html, Last-Modified)
         self.tmas = secrets.token_hex(16)
         self._build_pages()
+        from nscheck.lab.nitro import NitroSim
+
+        # A management address serves the GUI and NITRO on one port; the lab serves NITRO on
+        # every simulated appliance unless the profile says it is disabled there.
+        self.nitro: NitroSim | None = NitroSim(profile, b, self.facts.edition.value)
+        if self.nitro.disabled:
+            self.nitro = None
 
     # -- page set -----------------------------------------------------------------------
     def _decorate(self) -> tuple[str, str]:
@@ -189,6 +196,8 @@ class NetScalerSite(Site):
     # -- routing ------------------------------------------------------------------------
     async def respond(self, req: Request) -> Response:
         path = req.path
+        if self.nitro is not None and path.startswith("/nitro/"):
+            return await self.nitro.respond(req)
         f = self.facts
         shell = self.profile.opt("webshell_path", WEBSHELL_PATH)
         if self.profile.opt("compromised") and path == shell:

@@ -29,7 +29,7 @@ from nscheck.options import ScanOptions
 from nscheck.probe.types import HttpResponse
 from nscheck.targets import Target
 
-__all__ = ["HostFetcher", "ProbeClient", "build_ssl_context", "parse_certificate"]
+__all__ = ["HostFetcher", "NitroFetcher", "ProbeClient", "build_ssl_context", "parse_certificate"]
 
 ALLOWED_METHODS = frozenset({"GET", "HEAD"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -283,6 +283,15 @@ class ProbeClient:
     def fetcher(self, target: Target, deadline_s: float | None = None) -> HostFetcher:
         return HostFetcher(self, target, deadline_s if deadline_s is not None else self.opts.host_deadline)
 
+    def nitro_fetcher(self, nitro_url: str, user: str, password: Any, deadline_s: float, budget: int) -> NitroFetcher:
+        """A fetcher for one NITRO address that adds X-NITRO-USER / X-NITRO-PASS to its GETs.
+        ``password`` is a ``nscheck.nitro.secret.Secret``; it is revealed only while a request to
+        that exact origin is built."""
+        from nscheck.targets import parse_target
+
+        target = next(iter(parse_target(nitro_url)))
+        return NitroFetcher(self, target, deadline_s, user=user, password=password, budget=budget)
+
 
 class HostFetcher:
     """Per-host ``Fetcher`` (nscheck.probe.types). Never raises for network trouble: a failed
@@ -492,11 +501,14 @@ class HostFetcher:
                 return HttpResponse(method, url, None, error=reason, error_kind=kind,
                                     elapsed_ms=int((loop.time() - t0) * 1000))
 
+    def _headers_for(self, url: str, raw: bool, byte_range: tuple[int, int] | None) -> dict[str, str]:
+        return self.client.request_headers(raw=raw, byte_range=byte_range)
+
     async def _send(self, method: str, url: str, *, raw: bool, byte_range: tuple[int, int] | None, cap: int, t0: float) -> HttpResponse:
         http = self._http_client()
         opts = self.client.opts
         timeout = httpx.Timeout(min(opts.timeout, max(0.1, self.time_left)))
-        req = http.build_request(method, url, headers=self.client.request_headers(raw=raw, byte_range=byte_range), timeout=timeout)
+        req = http.build_request(method, url, headers=self._headers_for(url, raw, byte_range), timeout=timeout)
         resp = await http.send(req, stream=True)
         try:
             self._grab_certificate(resp)
@@ -570,6 +582,65 @@ class HostFetcher:
             der = None
         if der:
             self.certificate = parse_certificate(der)
+
+
+class NitroFetcher(HostFetcher):
+    """GETs to one NITRO address with per-request authentication (no login POST, no session).
+
+    Credentials go only to the exact origin (scheme, host, port) they were configured for: no
+    redirect is ever followed (a 3xx is an answer, not a hop), there is no plain-http fallback
+    for an https address, and no cookie is kept. After a 401 the fetcher refuses to send the
+    credentials again (``locked``): failed logins count toward lockout and show up in IOC
+    sweeps. Error text is scrubbed of the password before it is stored anywhere."""
+
+    def __init__(self, client: ProbeClient, target: Target, deadline_s: float, *, user: str, password: Any,
+                 budget: int):
+        super().__init__(client, target, deadline_s)
+        self._user = user
+        self._password = password
+        self._budget = budget
+        self.locked: str | None = None  # why credentials are no longer sent
+
+    @property
+    def budget_left(self) -> int:
+        return max(0, self._budget - self._sent)
+
+    def _plain_http_instead(self, r: HttpResponse, url: str, followed: list[str]) -> bool:
+        return False  # never downgrade a credentialed request to http
+
+    def _headers_for(self, url: str, raw: bool, byte_range: tuple[int, int] | None) -> dict[str, str]:
+        if self._origin_of(url) != self._origin:  # belt and braces: _fetch already refused it
+            raise ValueError("NITRO credentials are only sent to their own address")
+        h = {k: v for k, v in self.client.request_headers().items() if k.lower() not in ("cookie", "authorization")}
+        h["Accept"] = "application/json"
+        h["X-NITRO-USER"] = self._user
+        h["X-NITRO-PASS"] = self._password.reveal()
+        return h
+
+    async def get(self, path: str, *, raw: bool = False, byte_range: tuple[int, int] | None = None,
+                  follow_redirects: bool = True, max_bytes: int | None = None) -> HttpResponse:
+        url = self.url_for(path)
+        if self.locked:
+            return HttpResponse("GET", url, None, error=f"not sent: {self.locked}", error_kind="nitro_locked")
+        r = await self._fetch("GET", path, raw=False, byte_range=None, follow=False, max_bytes=max_bytes)
+        if r.error:
+            r = _replace(r, error=self._password.scrub(r.error))
+        if r.status == 401:
+            self.locked = "credentials rejected (401) earlier in this scan; not sent again"
+        return r
+
+    async def head(self, path: str) -> HttpResponse:
+        raise ValueError("NITRO reads are GETs only")
+
+    def _http_client(self) -> httpx.AsyncClient:
+        # Own small pool, no cookie jar shared with the remote probes (NITRO may set a session
+        # cookie; it is never sent back).
+        if self._http is None:
+            if self.client.per_host_pools:
+                self._http = self.client.open_host_client()
+            else:
+                self._http = self.client.http
+        return self._http
 
 
 def _replace(r: HttpResponse, **changes: Any) -> HttpResponse:

@@ -203,7 +203,8 @@ class EcsWriter:
         if f.kind is FindingKind.ADVISORY and f.advisory is not None:
             a = f.advisory
             ev.update(kind="state", category=["vulnerability"])
-            ev.setdefault("action", "vulnerability-" + ("present" if a.verdict is Verdict.VULNERABLE else "undetermined"))
+            ev.setdefault("action", "vulnerability-" + {Verdict.VULNERABLE: "present", Verdict.MITIGATED: "mitigated"}.get(
+                a.verdict, "undetermined"))
             ev["reference"] = CTX_URL.format(a.id)
             doc["message"] = clean(f"{host} runs NetScaler {build or '(build unknown)'}: {a.verdict.value} for {a.id} "
                                    f"({', '.join(a.cves[:4])})" + (f", fixed in {a.fixed_in}" if a.fixed_in else ""), 1000)

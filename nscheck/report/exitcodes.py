@@ -48,7 +48,8 @@ class ExitTally:
                 self.worst_vulnerable = max(self.worst_vulnerable, f.severity.rank)
             elif f.advisory is not None:
                 rank = finding_severity(f.advisory).rank
-                if f.advisory.verdict is Verdict.VULNERABLE:
+                # Mitigated is not patched: it fails the run like vulnerable until the fix is in.
+                if f.advisory.verdict in (Verdict.VULNERABLE, Verdict.MITIGATED):
                     self.worst_vulnerable = max(self.worst_vulnerable, rank)
                 elif f.advisory.verdict is Verdict.UNKNOWN:
                     self.worst_unknown = max(self.worst_unknown, rank)

@@ -109,7 +109,7 @@ def host_markdown(r: HostResult, *, signatures: str | None = None) -> str:
         out += ["## Bulletins", "",
                 "| bulletin | CVE | CVSS | severity | KEV | exploited | verdict | fixed in | why |",
                 "|---|---|---|---|---|---|---|---|---|"]
-        order = {Verdict.VULNERABLE: 0, Verdict.UNKNOWN: 1, Verdict.NOT_VULNERABLE: 2}
+        order = {Verdict.VULNERABLE: 0, Verdict.MITIGATED: 1, Verdict.UNKNOWN: 2, Verdict.NOT_VULNERABLE: 3}
         ranked = sorted(r.advisories, key=lambda a: (order[a.verdict], a.id))
         applicable = [a for a in ranked if a.verdict is not Verdict.NOT_VULNERABLE]
         if not applicable:

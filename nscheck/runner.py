@@ -443,17 +443,17 @@ def run(opts: ScanOptions) -> int:
             nitro_ctx = load_context(opts)
         except CredentialError as e:
             print(f"nscheck: {e}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         except (SignatureError, ExceptionGroup) as e:
             for m in ([str(x) for x in e.exceptions] if isinstance(e, ExceptionGroup) else [str(e)]):
                 print(f"nscheck: signature error: {m}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         return _dry_run(targets, opts, nitro_ctx)
     try:
         sigs = load_signatures(opts)
     except CredentialError as e:
         print(f"nscheck: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except (SignatureError, ExceptionGroup) as e:
         msgs = [str(x) for x in e.exceptions] if isinstance(e, ExceptionGroup) else [str(e)]
         for m in msgs:

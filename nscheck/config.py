@@ -44,6 +44,7 @@ PATH_FIELDS = {
 CHOICES = {
     "format": ("table", "json", "jsonl", "md", "csv"),
     "fail_on": ("critical", "high", "medium", "low", "any", "none"),
+    "sort": ("urgency", "name", "verdict", "cvss", "input"),
 }
 MINIMUM = {"concurrency": 1, "timeout": 0.1, "host_deadline": 0.5, "retries": 0, "request_budget": 1,
            "max_expand": 1, "max_body_bytes": 1, "max_redirects": 0, "grace_period": 0, "max_signature_age": 0,

@@ -57,6 +57,7 @@ class ScanOptions:
     html: str | None = None
     quiet: bool = False
     no_progress: bool = False
+    sort: str = "urgency"  # host order in table/md/csv/html: urgency|name|verdict|cvss|input
     fail_on: str = "high"  # critical|high|medium|low|any|none
     fail_on_unknown: bool = False
     max_signature_age: int | None = None  # days

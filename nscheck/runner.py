@@ -470,9 +470,20 @@ def run(opts: ScanOptions) -> int:
     try:
         # --lock first: a run that is locked out touches no output file and no state.
         with scheduled(opts) as stage:
-            out: Sink = QuietSink() if opts.quiet and opts.format == "table" else _stdout_sink(opts.format)
+            out: Sink = QuietSink() if opts.quiet and opts.format == "table" else _stdout_sink(opts.format, opts.sort)
             # `--jsonl -` owns stdout: the table/json would corrupt the stream.
-            sinks: list[Sink] = [*([] if opts.jsonl == "-" else [out]), keep, *build_sinks(opts)]
+            names: list[str] | None = None
+            if "-" not in opts.input_files:
+                # A list known up front (not a stdin stream): the progress bar can say N/total.
+                targets = list(targets)
+                names = [t.raw for t in targets]
+            from nscheck.report.progress import ProgressSink
+
+            files = build_sinks(opts, targets=names)
+            bar = [s for s in files if isinstance(s, ProgressSink)]
+            # The progress bar closes first: it is cleared before the table prints.
+            sinks: list[Sink] = [*bar, *([] if opts.jsonl == "-" else [out]), keep,
+                                 *(s for s in files if not isinstance(s, ProgressSink))]
             summary, signum = asyncio.run(with_signals(
                 lambda stop: scan_async(targets, opts, sinks, stop, sigs=sigs, stage=stage)))
         if opts.state and not opts.quiet:
@@ -492,11 +503,11 @@ def run(opts: ScanOptions) -> int:
     return keep.code(opts.fail_on, opts.fail_on_unknown)
 
 
-def _stdout_sink(fmt: str) -> Sink:
+def _stdout_sink(fmt: str, sort: str = "urgency") -> Sink:
     if fmt in ("table", "md", "csv"):
         from nscheck.report import stdout_sink
 
-        return stdout_sink(fmt)  # compact rows (table) or streamed (md, csv)
+        return stdout_sink(fmt, sort=sort)  # compact rows (table) or spooled in order (md, csv)
     return _JsonStdoutSink(fmt)
 
 

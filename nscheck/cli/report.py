@@ -20,15 +20,20 @@ def report_cmd(
                                        "files, or --output-dir directories; '-' reads stdin."),
     fmt: str = typer.Option("table", "-f", "--format", help="Output format: " + "|".join(_FORMATS)),
     output: str = typer.Option(None, "-o", "--output", help="Write to FILE (atomically) instead of stdout."),
+    sort: str = typer.Option("urgency", "--sort", help="Host order: urgency (most urgent first)|name|verdict|cvss|"
+                             "input (table, md, csv, html; json/jsonl keep the input order)."),
 ) -> None:
     """Re-render saved results (from --jsonl, --output-dir or --format json) as a table, Markdown,
     CSV, HTML, JSON or ECS JSON Lines."""
     from nscheck.report import FORMATS, render
     from nscheck.report.files import atomic_write
     from nscheck.report.jsonfmt import ReportInputError, load_results
+    from nscheck.report.order import SORTS
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}", param_hint="--format")
+    if sort not in SORTS:
+        raise typer.BadParameter(f"--sort must be one of {', '.join(SORTS)}", param_hint="--sort")
     try:
         results = load_results(inputs)
     except ReportInputError as e:
@@ -44,8 +49,8 @@ def report_cmd(
         links = link_prefix(dirs[0], output)  # link each host to its <safe-name>.md/.json there
     if output:
         buf = io.StringIO()
-        render(results, fmt, buf, color=False if fmt == "table" else None, link_prefix=links)
+        render(results, fmt, buf, color=False if fmt == "table" else None, link_prefix=links, sort=sort, width=160)
         atomic_write(output, buf.getvalue())
     else:
-        render(results, fmt, sys.stdout, link_prefix=links)
+        render(results, fmt, sys.stdout, link_prefix=links, sort=sort)
     raise typer.Exit(ExitCode.OK)

@@ -60,6 +60,9 @@ def scan_cmd(
     html: str = typer.Option(None, "--html", help="Self-contained fleet overview page."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only transitions and errors (for cron)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    sort: str = typer.Option("urgency", "--sort", help="Host order in table/md/csv/html: urgency (compromised, "
+                             "then assessment open, exploited, vulnerable, unknown, unreachable, clean)|name|verdict|"
+                             "cvss|input."),
     fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on findings at or above: " + "|".join(_FAIL_ON)),
     fail_on_unknown: bool = typer.Option(False, "--fail-on-unknown", help="Exit 2 when a host is unknown or unreachable."),
     max_signature_age: int = typer.Option(None, "--max-signature-age", help="Exit 69 when the signature set is older (days)."),
@@ -79,6 +82,10 @@ def scan_cmd(
         raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}", param_hint="--format")
     if indicator_paths not in ("default", "full", "none"):
         raise typer.BadParameter("--indicator-paths must be default, full or none", param_hint="--indicator-paths")
+    from nscheck.report.order import SORTS
+
+    if sort not in SORTS:
+        raise typer.BadParameter(f"--sort must be one of {', '.join(SORTS)}", param_hint="--sort")
     if fail_on not in _FAIL_ON:
         raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
     opts = ScanOptions(
@@ -115,6 +122,7 @@ def scan_cmd(
         html=html,
         quiet=quiet,
         no_progress=no_progress,
+        sort=sort,
         fail_on=fail_on,
         fail_on_unknown=fail_on_unknown,
         max_signature_age=max_signature_age,

@@ -154,12 +154,12 @@ def _print_table_details(results: list[HostResult]) -> None:
     """The host table says the verdict; triage readers also need each hit and what was not looked at.
     Every string here came from the input (member names, log lines, the path given): it goes through
     the scan table's ``clean`` (no escapes, controls, bidi or line breaks) and is never rich markup."""
-    from rich.console import Console
     from rich.text import Text
 
+    from nscheck.report.table import default_console
     from nscheck.report.text import clean
 
-    console = Console(width=160)
+    console = default_console()  # the terminal's width (160 only when stdout is not a terminal)
 
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False, emoji=False)

@@ -12,11 +12,12 @@ from pathlib import Path
 from nscheck.model import FindingKind, HostResult, finding_id, host_key, indicator_rule_key
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.files import atomic_write
+from nscheck.report.order import DEFAULT_SORT, SortedSpool, key_of
 from nscheck.report.text import build_text, clean, finding_meta, finding_severity, fix_to
 
 COLUMNS = (
     "target", "url", "host_verdict", "status", "netscaler", "roles", "build", "edition", "row", "id", "cves",
-    "title", "cvss", "severity", "kev", "exploited", "verdict", "fixed_in", "fix_to", "where", "finding_id",
+    "title", "name", "cvss", "severity", "kev", "exploited", "verdict", "fixed_in", "fix_to", "where", "finding_id",
     "transition", "suppressed", "error",
 )
 
@@ -44,7 +45,7 @@ def rows_of(r: HostResult) -> list[list[str]]:
         fid = finding_id(key, FindingKind.ADVISORY, a.id)
         meta = finding_meta(r, fid)
         rows.append({**base, "row": "bulletin", "id": a.id, "cves": " ".join(a.cves), "title": a.title,
-                     "cvss": "" if a.cvss is None else f"{a.cvss:.1f}", "severity": finding_severity(a).value,
+                     "name": ", ".join(a.names), "cvss": "" if a.cvss is None else f"{a.cvss:.1f}", "severity": finding_severity(a).value,
                      "kev": _yn(a.kev), "exploited": _yn(a.exploited), "verdict": a.verdict.value,
                      "fixed_in": a.fixed_in or "", "finding_id": "" if a.verdict.value == "not_vulnerable" else fid,
                      "transition": meta.get("transition") or "", "suppressed": _yn(bool(meta.get("suppressed")))})
@@ -71,13 +72,16 @@ def render_csv(results: Iterable[HostResult]) -> str:
 
 
 class CsvSink:
-    """Streams rows to a temp file next to the target (flushed per host, nothing buffered in
-    memory); the finished file replaces the target atomically at the end."""
+    """Rows go to a temp file next to the target as each host completes (nothing buffered in
+    memory); the finished file replaces the target atomically at the end. Sorted (urgency by
+    default), each host's rows are spooled to disk and written in order at the end."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, *, sort: str = DEFAULT_SORT):
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.partial")
         self.fh: io.TextIOWrapper | None = None
+        self.sort = sort
+        self.spool: SortedSpool | None = None if sort == "input" else SortedSpool()
 
     def open(self, run: RunInfo) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,11 +91,19 @@ class CsvSink:
 
     def host(self, result: HostResult) -> None:
         assert self.fh is not None
+        if self.spool is not None:
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows(rows_of(result))
+            self.spool.add(key_of(result, self.sort), buf.getvalue())
+            return
         self.w.writerows(rows_of(result))
         self.fh.flush()
 
     def close(self, summary: RunSummary) -> None:
         assert self.fh is not None
+        if self.spool is not None:
+            for chunk in self.spool.chunks():
+                self.fh.write(chunk)
         self.fh.flush()
         import os
 

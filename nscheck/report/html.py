@@ -9,10 +9,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nscheck.model import HostResult, Verdict
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.files import atomic_write, safe_name
+from nscheck.report.order import DEFAULT_SORT, key_of, sort_keyed
 from nscheck.report.text import (
     LOW_CONFIDENCE_LABEL,
     build_text,
@@ -333,10 +335,11 @@ class HtmlSink:
     """Keeps one small HtmlRow per host; writes the page atomically at the end. Links to the
     per-host reports are relative, and only made when --output-dir is used."""
 
-    def __init__(self, path: str, *, output_dir: str | None = None):
+    def __init__(self, path: str, *, output_dir: str | None = None, sort: str = DEFAULT_SORT):
         self.path = Path(path)
         self.output_dir = output_dir
-        self.rows: list[HtmlRow] = []
+        self.sort = sort
+        self.rows: list[tuple[Any, HtmlRow]] = []
         self.run: RunInfo | None = None
 
     def _link_prefix(self) -> str:
@@ -351,7 +354,7 @@ class HtmlSink:
             from dataclasses import replace
 
             row = replace(row, link=self._link_prefix() + row.link)
-        self.rows.append(row)
+        self.rows.append((key_of(result, self.sort), row))
 
     def close(self, summary: RunSummary) -> None:
-        atomic_write(self.path, render_html(self.rows, run=self.run, summary=summary))
+        atomic_write(self.path, render_html(sort_keyed(self.rows), run=self.run, summary=summary))

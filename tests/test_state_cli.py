@@ -33,7 +33,7 @@ def test_history_table(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("gw1.example.test:443")
-    assert "14.1-43.50" in lines[1] and "new CTX693420" in lines[1] and "assessment:CTX693420" in lines[1]
+    assert "14.1-43.50" in lines[1] and "new CTX693420" in lines[1] and "compromise-assessment-required" in lines[1]
     assert "unreachable" in lines[2] and "open findings kept" in lines[2]
     assert "14.1-56.73" in lines[3] and "resolved CTX693420, CTX695486" in lines[3]
     assert any("open: assessment" in line for line in lines)
@@ -49,7 +49,9 @@ def test_history_json_and_unknown_host(db: Path, capsys: pytest.CaptureFixture[s
     (h,) = doc["hosts"]
     assert [o["build"] for o in h["observations"]] == ["14.1-43.50", None, "14.1-56.73"]
     assert {f["rule_id"]: f["status"] for f in h["findings"]} == {
-        "CTX693420": "resolved", "CTX695486": "resolved", "compromise-assessment-required:CTX693420": "open"}
+        "CTX693420": "resolved", "CTX695486": "resolved", "compromise-assessment-required": "open"}
+    (a,) = [f for f in h["findings"] if f["kind"] == "assessment"]
+    assert a["bulletins"] == ["CTX693420"]
     code, _, err = cli(["history", "nope.example", "--state", str(db)], capsys)
     assert code == 64 and "no host" in err
 

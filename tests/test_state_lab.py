@@ -120,8 +120,10 @@ def test_changing_lab_history(lab: tuple[Forwarder, dict[str, tuple[str, int]]],
     later = [r for r in by_rule if r.startswith("CTX") and r not in REVERTED]
     assert later and all(by_rule[r] == ["new"] for r in later)
     # CitrixBleed 2 was exploited while the host was vulnerable: a compromise assessment is open.
-    assessments = {f["rule_id"]: f["status"] for f in h["findings"] if f["kind"] == "assessment"}
-    assert assessments.get("compromise-assessment-required:CTX693420") == "open"
+    assessments = {f["rule_id"]: f for f in h["findings"] if f["kind"] == "assessment"}
+    assert list(assessments) == ["compromise-assessment-required"]  # one per host, listing the bulletins
+    assert assessments["compromise-assessment-required"]["status"] == "open"
+    assert "CTX693420" in assessments["compromise-assessment-required"]["bulletins"]
 
     # The SIEM stream of each run carries the same transitions (nscheck.finding documents).
     def jsonl_transitions(n: int) -> dict[str, tuple[str, str]]:
@@ -190,9 +192,10 @@ def test_clean_triage_closes_the_compromise_assessment(lab: tuple[Forwarder, dic
         with pytest.raises(SystemExit):
             main(["history", host, "--state", str(state), "--format", "json"])
         (h,) = json.loads(capsys.readouterr().out)["hosts"]
-        return {f["rule_id"] for f in h["findings"] if f["kind"] == "assessment" and f["status"] == "open"}
+        return {b for f in h["findings"] if f["kind"] == "assessment" and f["status"] == "open"
+                for b in f.get("bulletins") or ()}
 
-    assert "compromise-assessment-required:CTX696604" in open_assessments()
+    assert "CTX696604" in open_assessments()
 
     tree = write_dir(clean_tree(), tmp_path / "bundle")
     with pytest.raises(SystemExit):

@@ -27,6 +27,7 @@ from nscheck.model import (
     Severity,
     Skipped,
     Verdict,
+    finding_id,
     findings_of,
 )
 from nscheck.state import StateStage, extra_findings, record_triage, transition_lines
@@ -152,7 +153,8 @@ def test_exploited_bulletin_opens_assessment_until_acked(tmp_path: Path) -> None
     # First seen 2025-08-01 on a vulnerable build: exposed since publication (2025-06-17), KEV since 2025-07-10.
     (r1,), _ = do_run(db, 1, "2025-08-01T02:00:00Z", [host("14.1-43.50", vulnerable=(CB2,))])
     (assess,) = r1.extra["assessments"]
-    assert assess["kind"] == "assessment" and assess["rule_id"] == "compromise-assessment-required:CTX693420"
+    assert assess["kind"] == "assessment" and assess["rule_id"] == "compromise-assessment-required"
+    assert assess["bulletins"] == ["CTX693420"] and set(assess["windows"]) == {"CTX693420"}
     assert assess["transition"] == "new"
     w = assess["exposure"]
     assert w["vulnerable_since"] == "2025-06-17" and w["exploited_since"] == "2025-07-10"
@@ -163,7 +165,7 @@ def test_exploited_bulletin_opens_assessment_until_acked(tmp_path: Path) -> None
     (r2,), _ = do_run(db, 2, "2025-08-02T02:00:00Z", [host("14.1-43.56", clean=(CB2,))])
     assert [d["rule_id"] for d in r2.extra["resolved"]] == ["CTX693420"]
     assert [(d["rule_id"], d["transition"], d["status"]) for d in r2.extra["assessments"]] == [
-        ("compromise-assessment-required:CTX693420", "unchanged", "open")]
+        ("compromise-assessment-required", "unchanged", "open")]
     # Triage recorded -> the next scan announces it resolved once, then it is gone.
     st = StateStore.open(db)
     closed = st.ack("gw1.example.test", "clean triage, case 4711", who="alice", at="2025-08-02T09:00:00Z")
@@ -184,7 +186,9 @@ def test_ack_while_still_vulnerable_reopens(tmp_path: Path) -> None:
     st.ack("gw1.example.test:443", "looked, nothing", at="2025-08-01T09:00:00Z")
     st.close()
     (r2,), _ = do_run(db, 2, "2025-08-02T02:00:00Z", [host("14.1-43.50", vulnerable=(CB2,))])
-    assert [d["transition"] for d in r2.extra["assessments"]] == ["regressed"]
+    # An ack overtaken by events is "reopened", not "regressed" (nothing came back after a fix).
+    assert [d["transition"] for d in r2.extra["assessments"]] == ["reopened"]
+    assert r2.extra["assessments"][0]["reopened_after"]["reason"] == "looked, nothing"
 
 
 def test_patched_before_exploitation_needs_no_assessment(tmp_path: Path) -> None:
@@ -320,3 +324,58 @@ def test_history_json_roundtrip(tmp_path: Path) -> None:
     json.dumps(h)
     assert [o["build"] for o in h["observations"]] == ["14.1-43.50", "14.1-56.73"]
     assert [e["transition"] for e in h["events"]] == ["new", "resolved"]
+
+
+BLEED1 = dict(id="CTX579459", cves=("CVE-2023-4966",), published="2023-10-10", kev=True, exploited=True,
+              fixed_in="14.1-8.50", title="CitrixBleed",
+              cve_details=({"id": "CVE-2023-4966", "kev_added": "2023-10-18", "name": "CitrixBleed"},))
+
+
+def test_one_assessment_per_host_lists_every_exploited_bulletin(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    (r1,), _ = do_run(db, 1, "2025-08-01T02:00:00Z", [host("14.1-4.42", vulnerable=(CB2, BLEED1, XSS))])
+    (assess,) = r1.extra["assessments"]  # one per host, not one per bulletin
+    assert assess["rule_id"] == "compromise-assessment-required"
+    assert assess["bulletins"] == ["CTX579459", "CTX693420"]
+    assert set(assess["windows"]) == {"CTX579459", "CTX693420"}
+    assert assess["windows"]["CTX579459"]["exploited_since"] == "2023-10-18"
+    assert "CTX579459 (CitrixBleed)" in assess["title"] and "CTX693420" in assess["title"]
+    assert "--state STATE" in assess["advice"]
+    assert sorted(assess["cves"]) == ["CVE-2023-4966", "CVE-2025-5349", "CVE-2025-5777"]
+    # One ack closes it; the next run announces that once.
+    st = StateStore.open(db)
+    assert [len(v) for v in st.ack("gw1.example.test", "bundle clean").values()] == [1]
+    st.close()
+
+
+def test_migration_folds_per_bulletin_assessments_into_one(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    StateStore.open(db, upto=3).close()
+    conn = sqlite3.connect(db)
+    key = "gw1.example.test:443"
+    conn.execute("INSERT INTO hosts (key, target, first_seen, last_seen, seen_count, last_status, last_verdict,"
+                 " last_build, last_run, last_assessed) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                 (key, URL, "2025-08-01T02:00:00Z", "2025-08-01T02:00:00Z", 1, "ok", "vulnerable", "14.1-43.50",
+                  "run-1", "2025-08-01T02:00:00Z"))
+    for ctx, status in (("CTX693420", "open"), ("CTX694788", "open"), ("CTX579459", "resolved")):
+        rule = f"compromise-assessment-required:{ctx}"
+        conn.execute("INSERT INTO findings (id, host_key, kind, rule_id, title, severity, status, verdict, first_seen,"
+                     " last_seen, seen_count, last_run, cves, data, episode_start, last_transition)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     (finding_id(key, "assessment", rule), key, "assessment", rule, "old", "critical", status,
+                      "required", "2025-08-01T02:00:00Z", "2025-08-01T02:00:00Z", 1, "run-1", "[]", "{}",
+                      "2025-08-01T02:00:00Z", "new"))
+    conn.commit()
+    conn.close()
+    st = StateStore.open(db)
+    assert st.version == SCHEMA_VERSION
+    (h,) = st.history()
+    (a,) = [f for f in h["findings"] if f["kind"] == "assessment"]
+    assert a["rule_id"] == "compromise-assessment-required" and a["status"] == "open"
+    assert sorted(a["bulletins"]) == ["CTX579459", "CTX693420", "CTX694788"]
+    assert a["id"] == finding_id(key, "assessment", "compromise-assessment-required")
+    st.close()
+    # The next scan carries on with the one assessment: unchanged, not new.
+    (r,), _ = do_run(db, 2, "2025-08-02T02:00:00Z", [host("14.1-43.50", vulnerable=(CB2,))])
+    assert [(d["rule_id"], d["transition"]) for d in r.extra["assessments"]] == [
+        ("compromise-assessment-required", "unchanged")]

@@ -46,8 +46,13 @@ CTX_URL = "https://support.citrix.com/support-home/kbsearch/article?articleNumbe
 _SEV_NUM = {"critical": 90, "high": 70, "medium": 50, "low": 30, "info": 10}
 _ACTIONS = {"new": "vulnerability-detected", "unchanged": "vulnerability-still-present",
             "resolved": "vulnerability-resolved", "regressed": "vulnerability-regressed"}
+# An indicator hit is evidence of an intrusion, not a vulnerability: a SIEM rule must be able to
+# tell the two apart by event.action alone.
+_INDICATOR_ACTIONS = {"new": "indicator-detected", "unchanged": "indicator-still-present",
+                      "resolved": "indicator-resolved", "regressed": "indicator-regressed"}
 _ASSESSMENT_ACTIONS = {"new": "compromise-assessment-required", "unchanged": "compromise-assessment-still-required",
-                       "regressed": "compromise-assessment-reopened", "resolved": "compromise-assessment-resolved"}
+                       "regressed": "compromise-assessment-reopened", "reopened": "compromise-assessment-reopened",
+                       "resolved": "compromise-assessment-resolved"}
 
 
 def _event_id(run_id: str, *parts: str) -> str:
@@ -197,7 +202,8 @@ class EcsWriter:
         if meta.get("resolved_at"):
             ns["resolved_at"] = meta["resolved_at"]
         if transition:
-            ev["action"] = _ACTIONS.get(str(transition), str(transition))
+            table = _INDICATOR_ACTIONS if f.kind is FindingKind.INDICATOR else _ACTIONS
+            ev["action"] = table.get(str(transition), str(transition))
         doc["host"] = _host_fields(r)
         doc["rule"] = {"id": f"nscheck.{f.kind.value}.{f.rule_id}", "name": clean(f.title, 500)}
         if f.kind is FindingKind.ADVISORY and f.advisory is not None:
@@ -238,7 +244,7 @@ class EcsWriter:
         elif f.kind is FindingKind.INDICATOR and f.indicator is not None:
             i = f.indicator
             ev.update(kind="alert", category=["intrusion_detection"] + (["file"] if i.path else []))
-            ev.setdefault("action", "indicator-hit")
+            ev.setdefault("action", "indicator-detected")
             where = i.path or i.url or ""
             doc["message"] = clean(f"{host}: indicator of compromise {i.id}: {i.title}" + (f" at {where}" if where else ""), 1000)
             doc["rule"].update(ruleset="triage" if r.kind == "triage" else "indicators", category=i.check or "indicator")

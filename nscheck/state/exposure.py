@@ -64,6 +64,7 @@ def exploitation_facts(a: AdvisoryResult) -> dict[str, Any]:
     return {
         "bulletin": a.id,
         "title": a.title,
+        "names": list(a.names),
         "cves": list(a.cves),
         "published": published.isoformat() if published else None,
         "exploited": bool(a.exploited or a.kev or dates),

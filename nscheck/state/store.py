@@ -43,7 +43,7 @@ from nscheck.model import (
 from nscheck.state import exposure
 from nscheck.state.suppress import Suppression
 from nscheck.state.suppress import match as match_suppression
-from nscheck.state.transitions import OPEN, RESOLVED, Transition, classify, coverage_of
+from nscheck.state.transitions import MERGED, OPEN, RESOLVED, Transition, classify, coverage_of
 
 
 class StateError(Exception):
@@ -92,6 +92,28 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE acks (seq INTEGER PRIMARY KEY AUTOINCREMENT, host_key TEXT, at TEXT, reason TEXT,
                        who TEXT, source TEXT, closed TEXT DEFAULT '[]');
     """,
+    # v4: one compromise assessment per host (was one per host x bulletin). The per-bulletin rows
+    # are folded into the host's one assessment (open if any was open; its bulletins listed) and
+    # kept, marked 'merged', so their events still resolve in `nscheck history`.
+    # nscheck_finding_id() is finding_id(), registered on the connection by migrate().
+    """
+    INSERT OR IGNORE INTO findings (id, host_key, kind, rule_id, title, severity, status, verdict, first_seen,
+                                    last_seen, seen_count, resolved_at, last_run, cves, data, episode_start,
+                                    last_transition, suppressed, announce)
+        SELECT nscheck_finding_id(host_key, 'assessment', 'compromise-assessment-required'), host_key,
+               'assessment', 'compromise-assessment-required',
+               'Compromise assessment required: vulnerable while exploited in the wild', MIN(severity),
+               CASE WHEN SUM(status = 'open') > 0 THEN 'open' ELSE 'resolved' END, 'required',
+               MIN(first_seen), MAX(last_seen), MAX(seen_count),
+               CASE WHEN SUM(status = 'open') > 0 THEN NULL ELSE MAX(resolved_at) END, MAX(last_run), '[]',
+               json_object('bulletins', json_group_array(substr(rule_id, 32)),
+                           'migrated_from', json_group_array(id)),
+               MIN(episode_start), MAX(last_transition), 0, MAX(announce)
+        FROM findings WHERE kind = 'assessment' AND rule_id LIKE 'compromise-assessment-required:%'
+        GROUP BY host_key;
+    UPDATE findings SET status = 'merged', announce = 0
+        WHERE kind = 'assessment' AND rule_id LIKE 'compromise-assessment-required:%';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -109,6 +131,8 @@ def build_label(result: HostResult) -> str | None:
         return b.candidates[0]
     if b.exact and b.release and b.build:
         return f"{b.release}-{b.build}" + (f" {b.edition.upper()}" if b.edition and b.edition != "standard" else "")
+    if len(b.candidates) == 1:
+        return b.candidates[0]
     if b.candidates:
         more = f" (+{len(b.candidates) - 3})" if len(b.candidates) > 3 else ""
         return "one of " + ", ".join(b.candidates[:3]) + more
@@ -138,7 +162,7 @@ def _doc(row: sqlite3.Row, **over: Any) -> dict[str, Any]:
     }
     data = json.loads(row["data"] or "{}")
     d["target"] = data.get("target", row["host_key"])
-    for key in ("exposure", "bulletins", "advice", "resolution", "exploitation"):
+    for key in ("exposure", "bulletins", "windows", "advice", "resolution", "exploitation", "reopened_after"):
         if key in data:
             d[key] = data[key]
     d.update(over)
@@ -319,6 +343,7 @@ class StateStore:
         extra["state"] = {
             "run_id": self.run.run_id,
             "host_key": key,
+            "path": str(Path(self.path).resolve()),  # so reports can print commands that work when pasted (`nscheck ack --state`)
             "host_first_seen": host["first_seen"] if host else now,
             "host_seen_count": (host["seen_count"] if host else 0) + 1,
             "previous_build": previous_build,
@@ -451,53 +476,27 @@ class StateStore:
         out: list[dict[str, Any]] = []
         existing = {
             r["rule_id"]: r
-            for r in c.execute("SELECT * FROM findings WHERE host_key=? AND kind=?", (key, FindingKind.ASSESSMENT.value))
+            for r in c.execute("SELECT * FROM findings WHERE host_key=? AND kind=? AND status != ?",
+                               (key, FindingKind.ASSESSMENT.value, MERGED))
         }
-        for bulletin, info in sorted(needs.items()):
-            rule = f"{exposure.ASSESSMENT_RULE}:{bulletin}"
+        # One assessment per host: the question is "was this appliance compromised", whichever
+        # exploited bulletins and windows opened it (they are listed in it).
+        if needs:
+            rule = exposure.ASSESSMENT_RULE
             fid = finding_id(key, FindingKind.ASSESSMENT, rule)
             row = existing.pop(rule, None)
-            w: exposure.Window = info["window"]
-            facts = info["facts"]
+            until = max((_ts(i["until"]) for i in needs.values() if _ts(i["until"]) is not None),
+                        default=None)
+            covered = False
             if row is not None and row["status"] == RESOLVED:
                 triaged_at = _ts(row["resolved_at"])
-                if triaged_at is not None and _ts(info["until"]) is not None and _ts(info["until"]) <= triaged_at:
-                    # The triage came after the exposure ended: it covers it.
+                if triaged_at is not None and until is not None and until <= triaged_at:
+                    # The triage came after every exposure ended: it covers them.
+                    covered = True
                     if row["announce"]:
                         out.append(self._announce_resolved(c, row, key, result, counts))
-                    continue
-                # Still vulnerable after the triage: the assessment comes back (regressed).
-            previous = row["status"] if row else None
-            t = classify(previous, True, False)
-            assert t is not None
-            title = (f"Compromise assessment required: {bulletin} was exploited in the wild while this host was "
-                     f"vulnerable ({w.overlap_days} days of overlap)")
-            advice = ("Run `nscheck triage` on artefacts from this appliance (patching does not remove an implant), "
-                      f"then record the result: `nscheck ack {key} --triaged \"reason\"` or a clean "
-                      f"`nscheck triage --name {key} --state ...`.")
-            data = {"target": result.target, "bulletins": [bulletin], "exposure": w.to_dict(), "exploitation": facts,
-                    "advice": advice, "source_finding": info["finding"]}
-            sev = Severity.CRITICAL.value if facts.get("kev") else Severity.HIGH.value
-            if row is None:
-                c.execute(
-                    "INSERT INTO findings (id, host_key, kind, rule_id, title, severity, status, verdict, first_seen,"
-                    " last_seen, seen_count, last_run, cves, data, episode_start, last_transition)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (fid, key, FindingKind.ASSESSMENT.value, rule, title, sev, OPEN, "required", now, now, 1,
-                     run_id, json.dumps(facts.get("cves", [])), json.dumps(data), now, t.value),
-                )
-            else:
-                c.execute(
-                    "UPDATE findings SET title=?, severity=?, status=?, last_seen=?, seen_count=seen_count+1,"
-                    " resolved_at=NULL, last_run=?, data=?, episode_start=?, last_transition=?, announce=0 WHERE id=?",
-                    (title, sev, OPEN, now, run_id, json.dumps(data),
-                     now if t is Transition.REGRESSED else row["episode_start"], t.value, fid),
-                )
-            if t is not Transition.UNCHANGED:
-                self._event(c, key, fid, t, {"rule_id": rule, "exposure": w.to_dict()})
-            new = c.execute("SELECT * FROM findings WHERE id=?", (fid,)).fetchone()
-            out.append(_doc(new, transition=t.value, target=result.target))
-            counts[t.value] += 1
+            if not covered:
+                out.append(self._open_assessment(c, key, fid, rule, row, needs, result, now, counts))
         # Assessments not re-computed this run (their bulletin finding was closed in an earlier
         # run) stay open until triaged; ones closed by a triage record are announced once.
         for row in existing.values():
@@ -513,6 +512,61 @@ class StateStore:
             meta[d["id"]] = {k: d.get(k) for k in ("transition", "status", "first_seen", "last_seen", "seen_count",
                                                      "suppressed", "suppression", "exposure", "resolved_at")}
         return out
+
+    def _open_assessment(self, c: sqlite3.Connection, key: str, fid: str, rule: str, row: sqlite3.Row | None,
+                         needs: dict[str, dict[str, Any]], result: HostResult, now: str,
+                         counts: Counter[str]) -> dict[str, Any]:
+        """Open, keep open or re-open the host's one compromise assessment."""
+        run_id = self.run.run_id if self.run else None
+        previous = row["status"] if row else None
+        t = classify(previous, True, False)
+        assert t is not None
+        if t is Transition.REGRESSED:
+            # Closed by a triage record (ack / clean triage) but still exposed after it: that is
+            # a triage overtaken by events, not a vulnerability coming back.
+            t = Transition.REOPENED
+        bulletins = sorted(needs)
+        windows = {b: needs[b]["window"] for b in bulletins}
+        facts = {b: needs[b]["facts"] for b in bulletins}
+        longest = max(bulletins, key=lambda b: (windows[b].overlap_days, b))
+        names = []
+        for b in bulletins:
+            n = ", ".join(facts[b].get("names") or ())
+            names.append(f"{b} ({n})" if n else b)
+        title = (f"Compromise assessment required: vulnerable while exploited in the wild ({', '.join(names)}; "
+                 f"up to {windows[longest].overlap_days} days of overlap)")
+        advice = ("Collect artefacts from this appliance and run `nscheck triage ARTEFACTS --name "
+                  f"{key} --state STATE` (patching does not remove an implant); if it was examined some other way, "
+                  f"record the result: `nscheck ack {key} --triaged \"reason\" --state STATE`.")
+        cves = sorted({cve for b in bulletins for cve in facts[b].get("cves") or ()})
+        data = {"target": result.target, "bulletins": bulletins,
+                "windows": {b: {**windows[b].to_dict(), "exploitation": facts[b]} for b in bulletins},
+                "exposure": windows[longest].to_dict(), "exploitation": facts[longest], "advice": advice,
+                "source_findings": {b: needs[b]["finding"] for b in bulletins}}
+        if row is not None and row["status"] == RESOLVED:
+            data["reopened_after"] = json.loads(row["data"] or "{}").get("resolution")
+        sev = Severity.CRITICAL.value if any(f.get("kev") for f in facts.values()) else Severity.HIGH.value
+        if row is None:
+            c.execute(
+                "INSERT INTO findings (id, host_key, kind, rule_id, title, severity, status, verdict, first_seen,"
+                " last_seen, seen_count, last_run, cves, data, episode_start, last_transition)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (fid, key, FindingKind.ASSESSMENT.value, rule, title, sev, OPEN, "required", now, now, 1,
+                 run_id, json.dumps(cves), json.dumps(data), now, t.value),
+            )
+        else:
+            c.execute(
+                "UPDATE findings SET title=?, severity=?, status=?, last_seen=?, seen_count=seen_count+1,"
+                " resolved_at=NULL, last_run=?, cves=?, data=?, episode_start=?, last_transition=?, announce=0"
+                " WHERE id=?",
+                (title, sev, OPEN, now, run_id, json.dumps(cves), json.dumps(data),
+                 now if t is Transition.REOPENED else row["episode_start"], t.value, fid),
+            )
+        if t is not Transition.UNCHANGED:
+            self._event(c, key, fid, t, {"rule_id": rule, "bulletins": bulletins})
+        new = c.execute("SELECT * FROM findings WHERE id=?", (fid,)).fetchone()
+        counts[t.value] += 1
+        return _doc(new, transition=t.value, target=result.target)
 
     def _announce_resolved(self, c: sqlite3.Connection, row: sqlite3.Row, key: str, result: HostResult,
                            counts: Counter[str]) -> dict[str, Any]:
@@ -613,8 +667,9 @@ class StateStore:
             for o in obs:
                 o["reached"], o["fingerprinted"] = bool(o["reached"]), bool(o["fingerprinted"])
             findings = [_doc(r, transition=r["last_transition"]) for r in self.conn.execute(
-                "SELECT * FROM findings WHERE host_key=? ORDER BY status, kind, rule_id", (k,))]
-            titles = {f["id"]: (f["kind"], f["rule_id"]) for f in findings}
+                "SELECT * FROM findings WHERE host_key=? AND status != ? ORDER BY status, kind, rule_id", (k, MERGED))]
+            titles = {r["id"]: (r["kind"], r["rule_id"]) for r in self.conn.execute(
+                "SELECT id, kind, rule_id FROM findings WHERE host_key=?", (k,))}
             events = []
             for r in self.conn.execute("SELECT * FROM events WHERE host_key=? ORDER BY seq", (k,)):
                 kind, rule = titles.get(r["finding_id"], (None, None))
@@ -652,6 +707,7 @@ def schema_version(conn: sqlite3.Connection) -> int:
 def migrate(conn: sqlite3.Connection, *, upto: int | None = None) -> int:
     """Apply every missing migration, each in its own transaction; return the final version."""
     target = SCHEMA_VERSION if upto is None else upto
+    conn.create_function("nscheck_finding_id", 3, finding_id, deterministic=True)
     current = schema_version(conn)
     if current > SCHEMA_VERSION:
         raise StateError(f"state database has schema v{current}, newer than this nscheck (v{SCHEMA_VERSION}); upgrade nscheck")

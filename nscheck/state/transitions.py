@@ -6,6 +6,8 @@ looked at:
 - ``new``        seen now, never seen before
 - ``unchanged``  seen now, open before
 - ``regressed``  seen now, resolved before (a downgrade, a re-appearing indicator)
+- ``reopened``   a compromise assessment closed by a triage record (``nscheck ack`` or a clean
+                 triage) that is required again: the host was still exposed after the triage
 - ``resolved``   open before, gone now, and the host was assessed well enough to say it is gone
 
 "Gone" only counts when the run could have seen the finding (Principle 2: unknown is never
@@ -26,6 +28,7 @@ class Transition(StrEnum):
     UNCHANGED = "unchanged"
     RESOLVED = "resolved"
     REGRESSED = "regressed"
+    REOPENED = "reopened"  # compromise assessments only: a triage record overtaken by events
 
 
 # ECS event.action per transition (peers.md §c); assessments get their own wording.
@@ -34,10 +37,12 @@ ACTIONS: dict[Transition, str] = {
     Transition.UNCHANGED: "vulnerability-still-present",
     Transition.RESOLVED: "vulnerability-resolved",
     Transition.REGRESSED: "vulnerability-regressed",
+    Transition.REOPENED: "compromise-assessment-reopened",
 }
 
 OPEN = "open"
 RESOLVED = "resolved"
+MERGED = "merged"  # a pre-v4 per-bulletin assessment, folded into the host's one assessment
 
 
 def classify(previous: str | None, present: bool, can_resolve: bool) -> Transition | None:
@@ -91,7 +96,7 @@ def coverage_of(result: HostResult) -> Coverage:
         ind = None if result.coverage is not None else "triage produced no coverage record"
         return Coverage(True, False, "triage does not fingerprint the build", ind)
     if result.product.is_netscaler is not True:
-        why = "not identified as NetScaler this run" if result.product.is_netscaler is None else "host no longer looks like NetScaler"
+        why = "not identified as NetScaler this run" if result.product.is_netscaler is None else "host does not look like NetScaler this run"
         return Coverage(True, False, why, why)
     build = result.build
     fingerprinted = build is not None and bool(build.exact or build.candidates)
@@ -108,7 +113,7 @@ def coverage_of(result: HostResult) -> Coverage:
 
 def summary_line(counts: dict[str, int]) -> str:
     """'3 new, 1 resolved, 12 unchanged' (zero counts left out; 'no changes' when all zero)."""
-    order = (Transition.NEW, Transition.REGRESSED, Transition.RESOLVED, Transition.UNCHANGED)
+    order = (Transition.NEW, Transition.REGRESSED, Transition.REOPENED, Transition.RESOLVED, Transition.UNCHANGED)
     parts = [f"{counts.get(t.value, 0)} {t.value}" for t in order if counts.get(t.value, 0)]
     held = counts.get("held", 0)
     if held:

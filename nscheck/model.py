@@ -209,6 +209,17 @@ class AdvisoryResult:
     method: str = ""  # what decided the verdict when not the remote scan alone: "nitro"
     evidence: tuple[Evidence, ...] = ()  # NITRO resource/field/value behind the verdict
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Common names of the bulletin's CVEs ("CitrixBleed 2"): the per-CVE ``name`` of the
+        bulletin data, else a trailing "(Name)" in the title of older saved results."""
+        names = [str(c["name"]) for c in self.cve_details if isinstance(c, dict) and c.get("name")]
+        if not names and self.title.endswith(")") and "(" in self.title:
+            tail = self.title[self.title.rindex("(") + 1:-1].strip()
+            if tail and "CVE-" not in tail and len(tail) <= 40:
+                names = [tail]
+        return tuple(dict.fromkeys(names))
+
     def to_dict(self) -> dict[str, Any]:
         d = self._base_dict()
         if self.method:

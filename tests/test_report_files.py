@@ -62,13 +62,16 @@ def test_markdown_sections_for_an_exploited_bulletin(tmp_path: Path) -> None:
     r = fleet()[0]
     sink.host(r)
     md = (tmp_path / "gw1.example.test.md").read_text()
-    for needle in ("**Verdict: vulnerable**", "rdx_en.json.gz", "| CTX693420 | CVE-2025-5777, CVE-2025-5349 | 9.3 |",
-                   "Upgrade to **14.1-56.73**", "After patching: kill icaconnection -all", "`nscheck triage`"):
+    for needle in ("**Verdict: vulnerable**", "rdx_en.json.gz", "| CTX693420 | CVE-2025-5777, CVE-2025-5349 | 9.3 critical |",
+                   "Upgrade to **14.1-56.73**", "Run `kill icaconnection -all` after upgrading.",
+                   "`nscheck triage ARTEFACTS --name gw1.example.test`"):
         assert needle.replace("_", "\\_") in md or needle in md, needle
+    # "What to do" comes right after the verdict: the first screen says what to do first.
+    assert md.index("## What to do") < md.index("## Open bulletins") < md.index("## The appliance")
     clean = fleet()[1]
     sink.host(clean)
     md2 = (tmp_path / "gw2.example.test.md").read_text()
-    assert "`nscheck triage`" not in md2 and "Nothing to do" in md2
+    assert "nscheck triage" not in md2 and "Nothing to do" in md2
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:

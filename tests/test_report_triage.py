@@ -31,6 +31,14 @@ RUN = RunInfo(run_id="triage-test", started="2026-11-20T12:00:00Z", kind="triage
 SCHEMAS = {p.name.removesuffix(".schema.json"): json.loads(p.read_text()) for p in schemas_dir().glob("*.schema.json")}
 
 
+
+def section(md: str, heading: str) -> str:
+    """One section of a Markdown report: from its heading to the next heading of its level."""
+    start = md.index(heading)
+    level = heading.split(" ", 1)[0] + " "
+    nxt = md.find("\n" + level, start + len(heading))
+    return md[start:] if nxt < 0 else md[start:nxt]
+
 def _without(specs: list[tf.Spec], *prefixes: str) -> list[tf.Spec]:
     return [s for s in specs if not s.path.startswith(prefixes)]
 
@@ -59,7 +67,7 @@ def summary_of(rs: list[HostResult]) -> RunSummary:
 def test_coverage_is_rendered_not_dumped(results: dict[str, HostResult]) -> None:
     r = results["bad"]
     md = host_markdown(r)
-    cov = md[md.index("## Artefacts examined"):md.index("## Indicators of compromise")]
+    cov = section(md, "## Artefacts examined")
     assert "{'" not in md and "': " not in cov  # no Python dict reprs anywhere
     src = r.coverage["source"]
     assert f"(tar): {src['entries']} entries, {src['files']} files" in cov
@@ -87,16 +95,17 @@ def test_what_could_not_be_checked_is_explicit(results: dict[str, HostResult]) -
     md = host_markdown(r)
     if r.verdict is HostVerdict.NOT_VULNERABLE:
         assert "nothing found is not the same as nothing looked at" in md
-    gaps = md[md.index("### What could NOT be checked"):md.index("## Indicators of compromise")]
+    gaps = section(md, "## Artefacts examined")
+    gaps = gaps[gaps.index("### What could NOT be checked"):]
     assert "- Not in the artefacts: **/var/core**, so unchecked: NSPPE core dumps (YARA)" in gaps
     # Only the damaged log was under /var/log: it is listed as unreadable, with the reason.
     assert "file(s) could not be read:" in gaps and "/var/log/ns.log.2.gz" in gaps
     assert "File metadata missing from this copy:" in gaps and "birthtime" in gaps
     assert "- Check family **timestomp**: not checked: no birth times in this source" in gaps
-    ind = md[md.index("## Indicators of compromise"):]
-    assert "None found by the checks that ran: see what could NOT be checked (above)" in ind
-    todo = md[md.index("## What to do"):]
-    assert "- Next: collect the missing areas (/var/core" in todo
+    ind = section(md, "## Indicators of compromise")
+    assert "None found by the checks that ran: see what could NOT be checked" in ind
+    todo = section(md, "## What to do")
+    assert ". Collect the missing areas (/var/core" in todo or ". collect the missing areas (/var/core" in todo
 
 
 def test_unreadable_source_is_not_clean(results: dict[str, HostResult]) -> None:
@@ -110,7 +119,7 @@ def test_unreadable_source_is_not_clean(results: dict[str, HostResult]) -> None:
 def test_each_hit_has_where_file_facts_evidence_and_advice(results: dict[str, HostResult]) -> None:
     r = results["bad"]
     md = host_markdown(r)
-    hits = md[md.index("## Indicators of compromise"):md.index("## What to do")]
+    hits = section(md, "## Indicators of compromise")
     assert f"{len(r.indicators)} hit(s):" in hits
     assert hits.count("\n### ") == len(r.indicators)
     with_line = next(i for i in r.indicators if i.line is not None and i.file and i.file.get("sha256"))
@@ -120,11 +129,12 @@ def test_each_hit_has_where_file_facts_evidence_and_advice(results: dict[str, Ho
     assert f"sha256 {with_line.file['sha256']}" in block
     assert f"modified {with_line.file['mtime']}" in block and "size " in block
     assert "- Evidence: " in block
+    todo = section(md, "## What to do")
     advised = next((i for i in r.indicators if i.advice), None)
-    if advised is not None:
-        assert "- What to do: " in hits
-    todo = md[md.index("## What to do"):]
-    assert "isolate the appliance" in todo and "- Next: treat the appliance as compromised" in todo
+    if advised is not None:  # the rule's advice is a step of "What to do" (once), not repeated per hit
+        assert advised.advice.split(".")[0] in todo
+    assert "isolate it" in todo and "Treat the appliance as compromised until the hits are explained" in todo
+    assert md.index("## What to do") < md.index("## Indicators of compromise") < md.index("## Artefacts examined")
 
 
 def test_output_dir_writes_the_readable_report(results: dict[str, HostResult], tmp_path: Path) -> None:

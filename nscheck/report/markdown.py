@@ -9,10 +9,12 @@ not be, so "nothing found" is never read as "nothing looked at"; each hit with i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from nscheck.model import FindingKind, HostResult, HostVerdict, Verdict, finding_id, findings_of, host_key
+from nscheck.report.advice import Step, host_steps, triage_commands
 from nscheck.report.text import (
     LOW_CONFIDENCE_LABEL,
     build_text,
@@ -24,7 +26,7 @@ from nscheck.report.text import (
     human_size,
     low_confidence_only,
     md_cell,
-    open_assessments,
+    md_code,
     product_text,
     state_of,
     suppression_text,
@@ -60,7 +62,42 @@ def _yn(b: bool | None) -> str:
     return {True: "yes", False: "no", None: "?"}[b]
 
 
+def md_steps(steps: list[Step]) -> list[str]:
+    """Numbered steps; their `code` and **bold** marks are Markdown already."""
+    return [f"{n}. {_md_step(s.text)}" for n, s in enumerate(steps, 1)]
+
+
+def _md_step(text: str) -> str:
+    """Step text is our wording and bulletin data: keep its `code` and **bold**, neutralise any
+    HTML-looking angle bracket outside code (e.g. ``<name>`` in a command description)."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(p if p.startswith("`") else re.sub(r"([<\[\]])", r"\\\1", p) for p in parts)
+
+
+def bulletin_label(a: Any) -> str:
+    """"CTX693420 (CitrixBleed 2)": the CTX id with the common name where one exists."""
+    names = ", ".join(a.names)
+    return f"{a.id} ({names})" if names else a.id
+
+
+def _facts_line(r: HostResult) -> str:
+    bits = []
+    if r.kind == "scan":
+        bits.append(product_text(r))
+        if build_text(r):
+            bits.append(f"build {build_text(r)}")
+        if r.started:
+            bits.append(f"scanned {r.started}")
+    else:
+        if r.extra.get("host_name"):
+            bits.append(f"appliance {r.extra['host_name']}")
+        if r.started:
+            bits.append(f"triaged {r.started}")
+    return " · ".join(md_cell(b, 200) for b in bits)
+
+
 def host_markdown(r: HostResult, *, signatures: str | None = None) -> str:
+    """One host: the verdict and what to do first; then the evidence behind them, each once."""
     v = r.verdict
     out: list[str] = [f"# nscheck: {md_cell(r.target, 200)}", ""]
     if low_confidence_only(r):
@@ -68,8 +105,17 @@ def host_markdown(r: HostResult, *, signatures: str | None = None) -> str:
     else:
         text = (_TRIAGE_VERDICT_TEXT.get(v) if r.kind == "triage" else None) or _VERDICT_TEXT[v]
         out.append(f"**Verdict: {v.value}**. {text}")
+    facts_line = _facts_line(r)
+    if facts_line:
+        out += ["", facts_line]
     out.append("")
     out += _expired_warnings(r)
+    out += ["## What to do", "", *md_steps(host_steps(r)), ""]
+
+    out += _indicators(r)
+    out += _open_bulletins(r)
+    out += _assessments(r)
+
     if r.kind == "triage":
         facts = [("Artefacts", r.target), ("Status", r.status.value + (f" ({r.error})" if r.error else "")),
                  ("Triaged", r.started or "")]
@@ -80,7 +126,7 @@ def host_markdown(r: HostResult, *, signatures: str | None = None) -> str:
                  ("Scanned", r.started or ""), ("Requests sent", str(r.requests_sent))]
     if signatures:
         facts.append(("Signature set", signatures))
-    out += ["| | |", "|---|---|"] + [f"| {k} | {md_cell(val, 300)} |" for k, val in facts if val]
+    out += ["## Scan facts", "", "| | |", "|---|---|"] + [f"| {k} | {md_cell(val, 300)} |" for k, val in facts if val]
     out.append("")
 
     if r.kind == "triage":
@@ -98,45 +144,48 @@ def host_markdown(r: HostResult, *, signatures: str | None = None) -> str:
             c = r.certificate
             out.append(f"- Certificate: {md_cell(c.subject)} (issuer {md_cell(c.issuer)}"
                        + (", default NetScaler certificate" if c.default_netscaler else "") + ")")
-        ev = list(r.product.evidence) + (list(r.build.methods) if r.build else [])
+        ev = list(dict.fromkeys([*r.product.evidence, *(r.build.methods if r.build else ())]))  # each once
         if ev:
             out += ["", "How nscheck knows:", "", "| method | evidence | URL | confidence |", "|---|---|---|---|"]
-            out += [f"| {md_cell(e.method)} | {md_cell(e.detail)} | {md_cell(e.url or '')} | {e.confidence.value} |"
+            out += [f"| {md_cell(e.method)} | {md_code(e.detail)} | {md_cell(e.url or '')} | {e.confidence.value} |"
                     for e in ev]
         out.append("")
 
-    if r.advisories:
-        out += ["## Bulletins", "",
-                "| bulletin | CVE | CVSS | severity | KEV | exploited | verdict | fixed in | why |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        order = {Verdict.VULNERABLE: 0, Verdict.MITIGATED: 1, Verdict.UNKNOWN: 2, Verdict.NOT_VULNERABLE: 3}
-        ranked = sorted(r.advisories, key=lambda a: (order[a.verdict], a.id))
-        applicable = [a for a in ranked if a.verdict is not Verdict.NOT_VULNERABLE]
-        if not applicable:
-            out.append("| (none vulnerable or undetermined) | | | | | | | | |")
-        key = host_key(r)
-        for a in applicable:
-            cvss = "" if a.cvss is None else f"{a.cvss:.1f}"
-            note = _marks(finding_meta(r, finding_id(key, FindingKind.ADVISORY, a.id)))
-            out.append(
-                f"| {md_cell(a.id)} | {md_cell(', '.join(a.cves), 120)} | {cvss} | {finding_severity(a).value} | "
-                f"{_yn(a.kev)} | {_yn(a.exploited)} | **{a.verdict.value}**{note} | {md_cell(a.fixed_in or '')} | "
-                f"{md_cell(a.reason, 200)} |"
-            )
-        clean_ones = [a for a in ranked if a.verdict is Verdict.NOT_VULNERABLE]
-        if clean_ones:
-            out += ["", f"Not vulnerable ({len(clean_ones)}):", "", "| bulletin | CVE | why |", "|---|---|---|"]
-            out += [f"| {md_cell(a.id)} | {md_cell(', '.join(a.cves), 120)} | {md_cell(a.reason, 200)} |"
-                    for a in clean_ones]
+    clean_ones = sorted((a for a in r.advisories if a.verdict is Verdict.NOT_VULNERABLE), key=lambda a: a.id)
+    if clean_ones:
+        out += [f"## Not vulnerable ({len(clean_ones)} bulletins)", "", "| bulletin | CVE | why |", "|---|---|---|"]
+        out += [f"| {md_cell(bulletin_label(a))} | {md_cell(', '.join(a.cves), 120)} | {md_cell(a.reason, 200)} |"
+                for a in clean_ones]
         out.append("")
-
-    out += _indicators(r)
-    out += _assessments(r)
     out += _changes(r)
-    out += _remediation(r)
     if r.skipped:
         out += ["## Not checked", ""] + [f"- {md_cell(s.what)}: {md_cell(s.reason)}" for s in r.skipped] + [""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _open_bulletins(r: HostResult) -> list[str]:
+    """Bulletins that are vulnerable or undetermined, worst first, with the fix for this train."""
+    if not r.advisories:
+        return []
+    applicable = [a for a in r.advisories if a.verdict is not Verdict.NOT_VULNERABLE]
+    order = {Verdict.VULNERABLE: 0, Verdict.MITIGATED: 1, Verdict.UNKNOWN: 2}
+    applicable.sort(key=lambda a: (order[a.verdict], not (a.kev or a.exploited), -(a.cvss or 0), a.id))
+    out = ["## Open bulletins", ""]
+    if not applicable:
+        return [*out, "None: every bulletin was checked and none applies to this build.", ""]
+    out += ["| bulletin | CVE | CVSS | KEV | exploited | verdict | fixed in (this train) | why |",
+            "|---|---|---|---|---|---|---|---|"]
+    key = host_key(r)
+    for a in applicable:
+        cvss = "" if a.cvss is None else f"{a.cvss:.1f} {finding_severity(a).value}"
+        note = _marks(finding_meta(r, finding_id(key, FindingKind.ADVISORY, a.id)))
+        out.append(
+            f"| {md_cell(bulletin_label(a))} | {md_cell(', '.join(a.cves), 120)} | {cvss} | {_yn(a.kev)} | "
+            f"{_yn(a.exploited)} | **{a.verdict.value}**{note} | {md_cell(a.fixed_in or ('none: move train' if a.eol else ''))} | "
+            f"{md_cell(a.reason, 200)} |"
+        )
+    out.append("")
+    return out
 
 
 def _yes_no(v: Any) -> str:
@@ -206,7 +255,7 @@ def _indicators(r: HostResult) -> list[str]:
         if r.kind == "scan" and r.verdict in (HostVerdict.UNREACHABLE, HostVerdict.NOT_NETSCALER):
             out.append("Not checked.")
         elif r.kind == "triage":
-            out.append("None found by the checks that ran: see what could NOT be checked (above) before calling "
+            out.append("None found by the checks that ran: see what could NOT be checked (below) before calling "
                        "the appliance clean.")
         else:
             out.append("None found by the checks that ran.")
@@ -224,7 +273,7 @@ def _indicators(r: HostResult) -> list[str]:
         out += ["| rule | severity | confidence | where | evidence |", "|---|---|---|---|---|"]
         for i, fid in zip(r.indicators, ids, strict=True):
             out.append(f"| {md_cell(i.id)}: {md_cell(i.title)}{_marks(finding_meta(r, fid))} | {i.severity.value} | "
-                       f"{i.confidence.value} | {md_cell(i.url or i.path or '')} | {md_cell(i.evidence)} |")
+                       f"{i.confidence.value} | {md_code(i.url or i.path or '')} | {md_code(i.evidence)} |")
         out.append("")
         return out
     for n, (i, fid) in enumerate(zip(r.indicators, ids, strict=True), 1):
@@ -236,7 +285,7 @@ def _indicators(r: HostResult) -> list[str]:
         if i.path and i.line is not None:
             where += f":{i.line}"
         if where:
-            out.append(f"- Where: {md_cell(where, 500)}")
+            out.append(f"- Where: {md_code(where, 500, table=False)}")
         info = i.file if isinstance(i.file, dict) else {}
         if info:
             bits = []
@@ -250,9 +299,7 @@ def _indicators(r: HostResult) -> list[str]:
                 bits.append(f"uid {md_cell(info['uid'])}")
             bits.append(f"sha256 {md_cell(info['sha256'])}" if info.get("sha256") else "sha256 not computed")
             out.append("- File: " + ", ".join(bits))
-        out.append(f"- Evidence: {md_cell(i.evidence, 500)}")
-        if i.advice:
-            out.append(f"- What to do: {md_cell(i.advice, 500)}")
+        out.append(f"- Evidence: {md_code(i.evidence, 500, table=False)}")
         if i.references:
             out.append(f"- Source: {md_cell('; '.join(i.references[:3]), 400)}")
         out.append("")
@@ -260,48 +307,50 @@ def _indicators(r: HostResult) -> list[str]:
 
 
 def _assessments(r: HostResult) -> list[str]:
-    """Compromise assessments of the state stage: NCSC "check for abuse even when patched"."""
+    """The host's compromise assessment (state stage): NCSC "check for abuse even when patched".
+    One per host, listing the exploited bulletins and the exposure windows that opened it."""
     docs = docs_of(r, "assessments")
     if not docs:
         return []
     out = ["## Compromise assessment", ""]
-    opened = open_assessments(r)
-    if opened:
-        out += [f"**{len(opened)} compromise assessment(s) OPEN.** This host was vulnerable while the bulletin was "
-                "exploited in the wild. Patching closes the hole, not an intrusion that happened before: as the NCSC "
-                "advises, check for abuse even after patching. An open assessment fails the run until a triage result "
-                "is recorded.", ""]
-    key = str(state_of(r).get("host_key") or host_key(r))
     for d in docs:
         resolved = d.get("transition") == "resolved" or d.get("status") == "resolved"
-        out += [f"### {'Resolved' if resolved else 'OPEN'}: {md_cell(d.get('title') or d.get('rule_id'), 300)}", ""]
-        bulletins = ", ".join(str(b) for b in d.get("bulletins") or ())
-        cves = ", ".join(str(c) for c in d.get("cves") or ())
-        if bulletins or cves:
-            out.append(f"- Bulletin: {md_cell(bulletins or '?')}" + (f" ({md_cell(cves)})" if cves else ""))
+        if resolved:
+            out.append("**Closed.** A triage result was recorded for this appliance.")
+        else:
+            out.append("**OPEN.** This host was vulnerable while these bulletins were exploited in the wild. Patching "
+                       "closes the hole, not an intrusion that happened before: as the NCSC advises, check for abuse "
+                       "even after patching. An open assessment fails the run until a triage result is recorded.")
         change = transition_text(d)
         if change:
-            out.append(f"- Status: {md_cell(change, 300)}")
-        w = window_text(d.get("exposure"))
-        if w:
-            out.append(f"- Exposure window: {md_cell(w, 500)}")
-        basis = (d.get("exploitation") or {}).get("exploited_basis") if isinstance(d.get("exploitation"), dict) else None
-        if basis:
-            out.append(f"- Exploitation known from: {md_cell(basis, 300)}")
+            out.append(f"Status: {md_cell(change, 300)}.")
+        out.append("")
+        windows = d.get("windows") if isinstance(d.get("windows"), dict) else {}
+        bulletins = [str(b) for b in d.get("bulletins") or ()]
+        if windows:
+            out += ["| bulletin | exposure window | exploitation known from |", "|---|---|---|"]
+            for b in bulletins:
+                w = windows.get(b) if isinstance(windows.get(b), dict) else {}
+                facts = w.get("exploitation") if isinstance(w.get("exploitation"), dict) else {}
+                names = ", ".join(str(x) for x in facts.get("names") or ())
+                label = f"{b} ({names})" if names else b
+                out.append(f"| {md_cell(label)} | {md_cell(window_text(w), 400)} | "
+                           f"{md_cell(facts.get('exploited_basis') or '', 300)} |")
+            out.append("")
+        elif bulletins:
+            out += [f"Bulletins: {md_cell(', '.join(bulletins), 400)}.", ""]
+            w = window_text(d.get("exposure"))
+            if w:
+                out += [f"Exposure window: {md_cell(w, 500)}.", ""]
         if resolved:
             res = d.get("resolution") if isinstance(d.get("resolution"), dict) else {}
             who = f" by {md_cell(res['who'])}" if res.get("who") else ""
             how = {"ack": "`nscheck ack`", "triage": "a clean `nscheck triage`"}.get(str(res.get("by")), md_cell(res.get("by") or "?"))
-            out.append(f"- Closed {md_cell(res.get('at') or d.get('resolved_at') or '')}{who} through {how}: "
-                       f"{md_cell(res.get('reason') or 'no reason recorded', 300)}")
+            out += [f"Closed {md_cell(res.get('at') or d.get('resolved_at') or '')}{who} through {how}: "
+                    f"{md_cell(res.get('reason') or 'no reason recorded', 300)}.", ""]
         else:
-            name = d.get("host") or key
-            out += ["- What to do:",
-                    f"  1. Collect artefacts from the appliance and run {_code('nscheck triage ARTEFACTS --name ' + str(name) + ' --state STATE')}: "
-                    "a clean triage closes this assessment; any hit means treat the appliance as compromised.",
-                    f"  2. If the appliance was examined some other way, record the result: "
-                    f"{_code('nscheck ack ' + str(name) + ' --triaged ' + chr(34) + 'reason' + chr(34) + ' --state STATE')}."]
-        out.append("")
+            triage, ack = triage_commands(r)
+            out += [f"Close it with a clean `{triage}`, or record how it was examined: `{ack}`.", ""]
     return out
 
 
@@ -505,55 +554,6 @@ def _coverage_gaps(cov: dict[str, Any], fams: dict[str, dict[str, Any]]) -> list
     logs = cov.get("logs") if isinstance(cov.get("logs"), dict) else None
     if logs is not None and not logs.get("files"):
         out.append("- No log files were found: the log checks had nothing to read")
-    return out
-
-
-def _remediation(r: HostResult) -> list[str]:
-    rem = r.remediation
-    out = ["## What to do", ""]
-    if r.indicators and low_confidence_only(r):
-        out.append("- Only low-confidence indicators matched: confirm each hit by hand first. If one is confirmed, "
-                   "isolate the appliance, preserve evidence and follow your incident response.")
-    elif r.indicators:
-        out.append("- Indicators of compromise were found: isolate the appliance, preserve evidence and follow "
-                   "your incident response; upgrading alone does not remove an attacker.")
-        for adv in sorted({clean(i.advice, 400) for i in r.indicators if i.advice}):
-            out.append(f"- {md_cell(adv, 400)}")
-    if rem is not None:
-        if rem.upgrade_to:
-            train = " (a supported train: the current one is end of life)" if rem.move_train else ""
-            out.append(f"- Upgrade to **{md_cell(rem.upgrade_to)}** or later{train}: the minimum build that closes "
-                       "every open bulletin.")
-        elif rem.move_train:
-            out.append("- The release train is end of life: move to a supported train.")
-        if rem.summary and not (rem.upgrade_to and rem.upgrade_to in rem.summary):
-            out.append(f"- {md_cell(rem.summary, 500)}")
-        for act in rem.actions:
-            out.append(f"- After patching: {md_cell(act, 500)}")
-    exploited = any(a.verdict is Verdict.VULNERABLE and (a.exploited or a.kev) for a in r.advisories)
-    opened = open_assessments(r)
-    if opened:
-        name = state_of(r).get("host_key") or host_key(r)
-        out.append(f"- {len(opened)} compromise assessment(s) open (see above): run `nscheck triage` on artefacts "
-                   f"from this appliance, then record the result with "
-                   f"{_code('nscheck ack ' + str(name) + ' --triaged ' + chr(34) + 'reason' + chr(34))}.")
-    elif exploited or (rem is not None and rem.check_compromise):
-        out.append(f"- {NCSC_ADVICE}")
-    if r.kind == "triage" and isinstance(r.coverage, dict):
-        out += [f"- Next: {md_cell(x, 500)}" for x in r.coverage.get("next_steps") or ()]
-    if len(out) == 2:
-        v = r.verdict
-        if v is HostVerdict.UNKNOWN:
-            out.append("- Find the build by other means (`show ns version` on the appliance) and check it "
-                       "against the bulletins; nscheck could not.")
-        elif v is HostVerdict.UNREACHABLE:
-            out.append("- Check that the target is right and reachable from the scanner, then scan again.")
-        elif r.kind == "triage":
-            out.append("- Nothing found in what was examined; read what could NOT be checked before calling the "
-                       "appliance clean.")
-        else:
-            out.append("- Nothing to do for the known bulletins.")
-    out.append("")
     return out
 
 

@@ -28,12 +28,30 @@ def clean(value: Any, limit: int = 300) -> str:
 
 
 def md_cell(value: Any, limit: int = 200) -> str:
-    """Safe inside a Markdown table cell: one line, pipes and HTML neutralised."""
+    """Safe inside a Markdown table cell: one line, pipes, links and HTML neutralised with
+    backslash escapes (no HTML entities: a Markdown file is read as text as often as rendered).
+    A value with backticks becomes a code span (escaping a backtick is not portable)."""
     s = clean(value, limit)
-    for ch, rep in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), (">", "&gt;"), ("`", "\\`"),
-                    ("[", "\\["), ("]", "\\]"), ("*", "\\*"), ("_", "\\_")):
-        s = s.replace(ch, rep)
+    if "`" in s:
+        return md_code(s, limit)
+    for ch in ("\\", "|", "<", ">", "[", "]", "*", "_"):
+        s = s.replace(ch, "\\" + ch)
     return s
+
+
+def md_code(value: Any, limit: int = 300, *, table: bool = True) -> str:
+    """Untrusted text as a Markdown code span: shown verbatim, never rendered as HTML or a link.
+    The fence is longer than any run of backticks inside; in a table, pipes are escaped (GFM
+    reads ``\\|`` inside a code span in a table cell as a pipe)."""
+    s = clean(value, limit)
+    if not s:
+        return ""
+    longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    fence = "`" * (longest + 1)
+    if table:
+        s = s.replace("|", "\\|")
+    pad = " " if s.startswith("`") or s.endswith("`") or longest else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 def md_text(value: Any, limit: int = 500) -> str:
@@ -47,6 +65,8 @@ def build_text(r: HostResult) -> str:
     if b.exact and b.release and b.build:
         ed = f" {b.edition.upper()}" if b.edition and b.edition != "standard" else ""
         return f"{b.release}-{b.build}{ed}"
+    if len(b.candidates) == 1:
+        return b.candidates[0]  # one candidate is a build, not "one of"
     if b.candidates:
         more = f" (+{len(b.candidates) - 3})" if len(b.candidates) > 3 else ""
         return "one of " + ", ".join(b.candidates[:3]) + more
@@ -85,12 +105,24 @@ def worst(r: HostResult) -> Severity | None:
     return max(sevs, key=lambda s: s.rank) if sevs else None
 
 
+def unique_builds(upgrade_to: str) -> str:
+    """"13.1-64.28 or 14.1-73.41 or 14.1-73.41 FIPS" -> "13.1-64.28 or 14.1-73.41": each build
+    once (FIPS shares the mainline number on these trains, the edition adds nothing to read)."""
+    seen: dict[str, str] = {}
+    for part in upgrade_to.split(" or "):
+        part = part.strip()
+        build = part.split(" ")[0]
+        if build and build not in seen:
+            seen[build] = part
+    return " or ".join(seen.values())
+
+
 def fix_to(r: HostResult) -> str:
     rem = r.remediation
     if rem is None:
         return ""
     if rem.upgrade_to:
-        return rem.upgrade_to + (" (new train)" if rem.move_train else "")
+        return unique_builds(rem.upgrade_to) + (" (new train)" if rem.move_train else "")
     if rem.move_train:
         return "move to a supported train"
     return ""

@@ -18,8 +18,15 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from nscheck.model import HostResult, HostVerdict, Verdict
-from nscheck.report.text import clean, low_confidence_only, open_assessments, state_of, unique_builds
+from nscheck.model import HostResult, HostVerdict
+from nscheck.report.text import (
+    OPEN_VERDICTS,
+    clean,
+    low_confidence_only,
+    open_assessments,
+    state_of,
+    unique_builds,
+)
 
 # Phases, in the order a responder works through them.
 CONTAIN, BEFORE, UPGRADE, AFTER, ASSESS, INFO = "contain", "before", "upgrade", "after", "assess", "info"
@@ -136,7 +143,7 @@ def host_steps(r: HostResult) -> list[Step]:
         for advice in dict.fromkeys(clean(i.advice, 2000) for i in r.indicators if i.advice):
             steps.append(Step(CONTAIN, sentence(advice)))
     rem = r.remediation
-    opened = [a for a in r.advisories if a.verdict is Verdict.VULNERABLE]
+    opened = [a for a in r.advisories if a.verdict in OPEN_VERDICTS]
     actions: list[str] = []
     for a in opened:
         actions += list(a.actions)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from nscheck.model import HostResult, HostStatus, HostVerdict, Verdict
-from nscheck.report.text import open_assessments
+from nscheck.report.text import OPEN_VERDICTS, open_assessments
 
 SORTS = ("urgency", "name", "verdict", "cvss", "input")
 DEFAULT_SORT = "urgency"
@@ -36,7 +36,8 @@ T = TypeVar("T")
 
 
 def exploited_open(r: HostResult) -> list[Any]:
-    """Open bulletins that are exploited in the wild or listed in CISA KEV."""
+    """Open bulletins that are exploited in the wild or listed in CISA KEV (a bulletin whose
+    interim mitigation is in place, "mitigated", is less urgent: it ranks as plain vulnerable)."""
     return [a for a in r.advisories if a.verdict is Verdict.VULNERABLE and (a.exploited or a.kev)]
 
 
@@ -59,7 +60,7 @@ def urgency_group(r: HostResult) -> int:
 
 def worst_cvss(r: HostResult) -> float:
     """Highest CVSS among open bulletins (vulnerable first, else unknown); -1 when none."""
-    scores = [a.cvss for a in r.advisories if a.verdict is Verdict.VULNERABLE and a.cvss is not None]
+    scores = [a.cvss for a in r.advisories if a.verdict in OPEN_VERDICTS and a.cvss is not None]
     if not scores:
         scores = [a.cvss for a in r.advisories if a.verdict is Verdict.UNKNOWN and a.cvss is not None]
     return max(scores) if scores else -1.0

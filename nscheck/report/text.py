@@ -96,8 +96,12 @@ def finding_severity(a_or_sev: Any) -> Severity:
     return getattr(a_or_sev, "severity", Severity.HIGH)
 
 
+# Bulletins still to fix: vulnerable, or mitigated (an interim mitigation is not the fix).
+OPEN_VERDICTS = (Verdict.VULNERABLE, Verdict.MITIGATED)
+
+
 def open_bulletins(r: HostResult) -> list[Any]:
-    return [a for a in r.advisories if a.verdict is Verdict.VULNERABLE]
+    return [a for a in r.advisories if a.verdict in OPEN_VERDICTS]
 
 
 def worst(r: HostResult) -> Severity | None:

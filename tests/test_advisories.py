@@ -58,11 +58,11 @@ def _line_of(path: Path, needle: str) -> int:
 
 
 def test_shipped_set_loads(sigs) -> None:
-    assert len(sigs) == 27
+    assert len(sigs) == 29
     ids = [a.id for a in sigs]
     assert len(set(ids)) == len(ids)
-    assert sigs.manifest.version == "2026.10.04"
-    assert sigs.manifest.newest_bulletin == "CTX697174"
+    assert sigs.manifest.version == "2026.11.13"
+    assert sigs.manifest.newest_bulletin == "NSB-2026-11-12"
     assert all(a.sources for a in sigs)
     assert "gateway" in sigs.manifest.roles and "any" in sigs.manifest.roles
 
@@ -155,7 +155,9 @@ def test_lifecycle(sigs) -> None:
     assert lc[Train("13.0", S)].status is TrainStatus.EOL and lc[Train("13.0", S)].eol_at("2024-11-12")
     assert not lc[Train("13.0", S)].eol_at("2024-07-09")
     assert lc[Train("14.1", F)].shares_numbering_with == Train("14.1", S)
-    assert lc[Train("14.1", S)].last_fix.plain == "14.1-73.41"
+    assert lc[Train("14.1", S)].last_fix.plain == "14.1-73.57"
+    assert lc[Train("14.1", F)].last_fix == parse_build("14.1-73.58", F)
+    assert lc[Train("13.1", F)].build_majors == (37,) and lc[Train("12.1", N)].build_majors == (55,)
     assert sigs.first_row_date(Train("14.1", F)) == "2026-06-30"
 
 
@@ -170,7 +172,7 @@ def test_importer_output_is_committed() -> None:
 
 def test_lint_runs_the_advisory_loader() -> None:
     report = lint(SIGS)
-    assert report.counts.get("advisories") == 27
+    assert report.counts.get("advisories") == 29
     assert not [e for e in report.errors if "advisories" in e.file or e.file.endswith(("lifecycle.yaml", "manifest.yaml"))]
 
 
@@ -266,8 +268,8 @@ def test_several_errors_are_all_reported(sigdir: Path) -> None:
 
 
 def test_lifecycle_and_manifest_errors(sigdir: Path) -> None:
-    _edit(sigdir / "lifecycle.yaml", "last_fix: 14.1-73.41", "last_fix: 14.1-73")
-    _edit(sigdir / "manifest.yaml", "version: 2026.10.04", "version: latest")
+    _edit(sigdir / "lifecycle.yaml", "last_fix: 14.1-73.57", "last_fix: 14.1-73")
+    _edit(sigdir / "manifest.yaml", "version: 2026.11.13", "version: latest")
     errs = _errors(sigdir)
     assert any(e.file.endswith("lifecycle.yaml") and e.field.endswith("last_fix") for e in errs)
     assert any(e.file.endswith("manifest.yaml") and e.field == "version" for e in errs)

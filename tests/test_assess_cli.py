@@ -37,18 +37,20 @@ def test_done_when_show_ns_version_json(runner: CliRunner) -> None:
     assert a["cves"] == ["CVE-2025-5777", "CVE-2025-5349"]
     later = [x for x in doc["advisories"] if x["published"] > a["published"]]
     assert {x["id"] for x in later} == {"CTX694788", "CTX694938", "CTX695486", "CTX696300", "CTX696604",
-                                         "CTX696939", "CTX697096", "CTX697174"}
+                                         "CTX696939", "CTX697096", "CTX697174", "CTX697191", "NSB-2026-11-12"}
     for x in later:
         assert x["verdict"] in ("vulnerable", "unknown", "not_vulnerable") and x["cves"]
+        # CTX697191 needs a SAML SP or IdP: unknown roles never make it "not vulnerable".
         assert x["verdict"] == "vulnerable", (x["id"], x["reason"])
         assert x["fixed_in"].startswith("14.1-")
-    assert doc["remediation"]["upgrade_to"] == "14.1-73.41"
+    # 14.1-FIPS needs one build more than mainline for the 2026-11-12 bulletin.
+    assert doc["remediation"]["upgrade_to"] == "14.1-73.57 or 14.1-73.58 FIPS"
     assert doc["remediation"]["check_compromise"] is True
     assert doc["verdict"] == "vulnerable"
 
 
 def test_clean_build_exits_0(runner: CliRunner) -> None:
-    code, doc = _json(runner, "14.1-73.41")
+    code, doc = _json(runner, "14.1-73.57", "--edition", "standard")
     assert code == ExitCode.OK
     assert all(a["verdict"] == "not_vulnerable" for a in doc["advisories"])
     assert doc["remediation"]["upgrade_to"] is None
@@ -109,7 +111,7 @@ def test_table_output_without_tty(runner: CliRunner, monkeypatch: pytest.MonkeyP
     out = r.stdout
     assert "\x1b[" not in out
     assert "CTX693420" in out and "14.1-43.56" in out and "vulnerable" in out
-    assert "Remediation: upgrade to 14.1-73.41" in out
+    assert "Remediation: upgrade to 14.1-73.57" in out
     assert "CTX579459" not in out  # not vulnerable: hidden without --all
     r2 = runner.invoke(app, ["assess", SHOW_NS_VERSION, "--all", "--signatures", SIGS])
     assert "CTX579459" in r2.stdout

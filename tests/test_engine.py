@@ -51,6 +51,8 @@ def _eol_cases():
         for row in adv.trains:
             if row.status is FixStatus.NO_FIX:
                 yield pytest.param(adv.id, row.train, id=f"{adv.id}-{row.train}-row")
+        if all(c.affected_only for c in adv.cves):
+            continue  # "only these builds" wins over end of life (test_affected_only_wins_over_eol)
         for train, lc in SIGS.lifecycle.items():
             if adv.train_fix(train) is None and lc.eol_at(adv.published):
                 yield pytest.param(adv.id, train, id=f"{adv.id}-{train}-lifecycle")
@@ -231,7 +233,7 @@ def test_result_fields() -> None:
 
 def test_remediation_minimum_upgrade_and_actions() -> None:
     rem = assess(SIGS, [parse_build("14.1-43.50")]).remediation
-    assert rem.upgrade_to == "14.1-73.41" and not rem.move_train
+    assert rem.upgrade_to == "14.1-73.57 or 14.1-73.58 FIPS" and not rem.move_train
     assert rem.check_compromise is True
     assert "kill icaconnection -all" in rem.actions
 
@@ -242,13 +244,13 @@ def test_remediation_eol_train_moves() -> None:
 
 
 def test_remediation_clean_host() -> None:
-    res = assess(SIGS, [parse_build("14.1-73.41")])
+    res = assess(SIGS, [parse_build("14.1-73.57", S), parse_build("14.1-73.58", F)])
     assert not res.vulnerable and res.remediation.upgrade_to is None and not res.remediation.check_compromise
     assert all(a.verdict is Verdict.NOT_VULNERABLE for a in res.advisories)
 
 
 def test_remediation_recommends_ga_13_1_64_24() -> None:
-    upto = dataclasses.replace(SIGS, advisories=tuple(a for a in SIGS if a.id != "CTX697174"))
+    upto = dataclasses.replace(SIGS, advisories=tuple(a for a in SIGS if a.published <= "2026-09-27"))
     rem = assess(upto, [parse_build("13.1-60.10")]).remediation
     assert rem.upgrade_to == "13.1-64.24" and "GA" in rem.summary
 

@@ -184,48 +184,50 @@ LIFECYCLE: list[dict[str, Any]] = [
      "first_release": "2019-05-13", "last_fix": "13.0-92.31", "last_fix_bulletin": "CTX677944",
      "notes": ["listed as EOL/vulnerable from CTX691608 (2024-11-12) on",
                "first build seen: 13.0-36.27, 2019-05-13 (Fox-IT build timestamps)"]},
-    {"release": "13.1", "status": "supported", "first_release": "2021-09-10", "last_fix": "13.1-64.28",
-     "last_fix_bulletin": "CTX697174",
+    {"release": "13.1", "status": "supported", "first_release": "2021-09-10", "last_fix": "13.1-64.39",
+     "last_fix_bulletin": "NSB-2026-11-12",
      "notes": ["first build seen: 13.1-4.43, 2021-09-10 (Fox-IT build timestamps); absent from CTX319135 "
                "(2021-07-21), first listed in CTX330728 (2021-11-09)",
                "mainline 13.1-37.38 (Nov 2022) shares build-major 37 with the FIPS/NDcPP train",
                "13.1-64.23 is the CTX697096 bulletin build; the GA build is 13.1-64.24"]},
-    {"release": "14.1", "status": "supported", "first_release": "2023-07-28", "last_fix": "14.1-73.41",
-     "last_fix_bulletin": "CTX697174",
+    {"release": "14.1", "status": "supported", "first_release": "2023-07-28", "last_fix": "14.1-73.57",
+     "last_fix_bulletin": "NSB-2026-11-12",
      "notes": ["first build seen: 14.1-4.42, 2023-07-28 (Fox-IT build timestamps); first listed in CTX579459",
                "14.1-66.54 is a regression build (CVE-2026-4368 affects only it)"]},
-    {"release": "12.1", "edition": "fips", "status": "unconfirmed", "last_fix": "12.1-55.333",
+    {"release": "12.1", "edition": "fips", "build_majors": [55], "status": "unconfirmed", "last_fix": "12.1-55.333",
      "last_fix_bulletin": "CTX695486",
      "notes": ["12.1-55.x numbering; not listed in 2026 bulletins (status unconfirmed)",
                "FIPS rows before 2021 are unconfirmed in the research"]},
-    {"release": "12.1", "edition": "ndcpp", "status": "unconfirmed", "last_fix": "12.1-55.333",
+    {"release": "12.1", "edition": "ndcpp", "build_majors": [55], "status": "unconfirmed", "last_fix": "12.1-55.333",
      "last_fix_bulletin": "CTX695486",
      "notes": ["shares 12.1-FIPS numbering and thresholds", "not listed in 2026 bulletins (status unconfirmed)"]},
-    {"release": "13.1", "edition": "fips", "status": "supported", "first_release": "2023-04-24",
-     "last_fix": "13.1-37.282", "last_fix_bulletin": "CTX697174",
+    {"release": "13.1", "edition": "fips", "build_majors": [37], "status": "supported", "first_release": "2023-04-24",
+     "last_fix": "13.1-37.293", "last_fix_bulletin": "NSB-2026-11-12",
      "notes": ["13.1-37.x numbering; first FIPS build seen: 13.1-37.150, 2023-04-24 (Fox-IT build timestamps)",
                "first row in CTX477714 (2023-05-09)"]},
-    {"release": "13.1", "edition": "ndcpp", "status": "supported", "first_release": "2023-04-24",
-     "last_fix": "13.1-37.282", "last_fix_bulletin": "CTX697174",
+    {"release": "13.1", "edition": "ndcpp", "build_majors": [37], "status": "supported", "first_release": "2023-04-24",
+     "last_fix": "13.1-37.293", "last_fix_bulletin": "NSB-2026-11-12",
      "notes": ["shares 13.1-FIPS numbering and thresholds ('13.1-FIPS/NDcPP' rows)"]},
     {"release": "14.1", "edition": "fips", "status": "supported", "first_release": "2026-05-06",
-     "shares_numbering_with": "14.1", "last_fix": "14.1-73.41", "last_fix_bulletin": "CTX697174",
+     "shares_numbering_with": "14.1", "last_fix": "14.1-73.58", "last_fix_bulletin": "NSB-2026-11-12",
      "notes": ["14.1-FIPS shares 14.1 mainline numbering (e.g. 14.1-72.61 FIPS)",
+               "the 2026-11-12 fix is one build later on 14.1-FIPS (14.1-73.58 FIPS) than on mainline (14.1-73.57)",
                "first FIPS build seen: 14.1-66.68, 2026-05-06; first row in CTX696604 (2026-06-30)",
                "for older bulletins the 14.1 mainline threshold applies"]},
 ]
 
 MANIFEST = {
     "name": "nscheck NetScaler ADC/Gateway bulletins",
-    "version": "2026.10.04",
-    "date": "2026-10-04",
-    "newest_bulletin": "CTX697174",
-    "description": "NetScaler ADC / Gateway security bulletins 2019 - Oct 2026 (firmware only; "
+    "version": "2026.11.13",
+    "date": "2026-11-13",
+    "newest_bulletin": "NSB-2026-11-12",
+    "description": "NetScaler ADC / Gateway security bulletins 2019 - Nov 2026 (firmware only; "
                    "Console/ADM/SDX-SVM, SD-WAN, Session Recording and Workspace app left out)",
     "sources_as_of": {
-        "newest_bulletin": "2026-10-04 (CTX697174, CNA record)",
+        "newest_bulletin": "2026-11-13 (CNA records of the 2026-11-12 bulletin; CTX697191 and NSB-2026-11-12 are "
+                           "hand-written, the research file ends at CTX697174)",
         "kev_catalogue": "v2026.08.21 (later KEV dates from CVE-record ADP blocks or third-party digests)",
-        "cna_records": "2026-10-07 (CVE-2026-19490 update)",
+        "cna_records": "2026-11-13 (CVE-2026-107408, -107412, -111334)",
     },
 }
 
@@ -419,7 +421,7 @@ def generate(data: list[dict[str, Any]]) -> dict[str, str]:
         row.setdefault("edition", "standard")
         lc.append({k: row[k] for k in ("release", "edition", "status", "first_release", "eol_as_of",
                                         "eol_confirmed", "last_fix", "last_fix_bulletin",
-                                        "shares_numbering_with", "notes") if k in row})
+                                        "shares_numbering_with", "build_majors", "notes") if k in row})
     out["lifecycle.yaml"] = dump({"trains": lc}, HEADER.replace("advisories.json", "advisories.meta.json + research notes"))
     out["manifest.yaml"] = dump(dict(MANIFEST, roles=ROLES), HEADER)
     return out

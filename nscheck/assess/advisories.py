@@ -29,7 +29,7 @@ from nscheck.signatures.advisories import (
     TrainFix,
 )
 
-__all__ = ["Assessment", "Judgement", "assess", "expand_candidates", "judge_build", "load_default"]
+__all__ = ["Assessment", "Judgement", "assess", "edition_mismatch", "expand_candidates", "judge_build", "load_default"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,38 @@ class Judgement:
     eol: bool = False
     unconfirmed: tuple[str, ...] = ()
     via: str = ""  # how the threshold was found when not from the train's own row
+    impossible: bool = False  # the build cannot exist on its stated edition: never a definite answer
+
+
+def edition_mismatch(sigs: AdvisorySet, build: Build) -> str | None:
+    """Why ``build`` cannot exist on its stated edition, or None.
+
+    A FIPS/NDcPP train has its own numbering (13.1-FIPS/NDcPP are 13.1-37.x, 12.1-FIPS/NDcPP
+    12.1-55.x: ``build_majors`` in lifecycle.yaml) and some editions have no train at all (there
+    is no 14.1-NDcPP). Comparing such a number with the train's thresholds would answer a
+    question about a box that does not exist, e.g. "13.1-59.22 FIPS is above 13.1-37.282".
+    """
+    if build.edition is None or build.edition is Edition.STANDARD:
+        return None
+    train = build.train()
+    lc = sigs.lifecycle.get(train)
+    if lc is None:
+        known = sorted(str(t) for t in sigs.lifecycle if t.edition is build.edition)
+        return (f"there is no {train} train ({build.edition.label} trains: {', '.join(known) or 'none'}): "
+                f"{build.plain} cannot be {build.edition.label}")
+    if lc.build_majors and build.major not in lc.build_majors:
+        numbering = " or ".join(f"{build.release}-{m}.x" for m in lc.build_majors)
+        return f"{train} builds are numbered {numbering}: {build.plain} is not a {train} build"
+    return None
+
+
+def _only_miss(cve: CveEntry, build: Build) -> str | None:
+    """The reason when ``cve`` affects only listed builds and ``build`` is not one of them."""
+    if not cve.affected_only:
+        return None
+    if any((b.release, b.major, b.minor) == (build.release, build.major, build.minor) for b in cve.affected_only):
+        return None
+    return f"{cve.id} affects only {', '.join(b.plain for b in cve.affected_only)}"
 
 
 def _row_for(adv: Advisory, cve: CveEntry, train: Train) -> TrainFix | None:
@@ -86,6 +118,10 @@ def _judge_row(build: Build, row: TrainFix, cve: CveEntry, label: str, suffix: s
     unconf = (f"{row.train} row of {label}: {row.note or 'unconfirmed'}",) if not row.confirmed else ()
     if row.status is FixStatus.NOT_AFFECTED:
         return Judgement(False, f"{train} is not affected{suffix}", unconfirmed=unconf)
+    miss = _only_miss(cve, build)
+    if miss is not None and row.status is not FixStatus.FIXED:
+        # "Only these builds" wins over "every build of an end-of-life train" and over a gap.
+        return Judgement(False, f"{miss}{suffix}", unconfirmed=unconf)
     if row.status is FixStatus.NO_FIX:
         return Judgement(True, f"{train} is end of life: no fixed build{suffix}", eol=True, unconfirmed=unconf)
     if row.status is FixStatus.UNKNOWN:
@@ -118,12 +154,20 @@ def judge_build(sigs: AdvisorySet, adv: Advisory, cve: CveEntry, build: Build) -
         raise ValueError("judge_build needs a build with an edition; use expand_candidates first")
     train = build.train()
     label = adv.id
+    impossible = edition_mismatch(sigs, build)
+    if impossible is not None:
+        # Never "not vulnerable" for a box that cannot exist: the edition or the number is wrong.
+        return Judgement(None, f"cannot assess {label}: {impossible}", impossible=True)
     row = _row_for(adv, cve, train)
     if row is not None:
         return _judge_row(build, row, cve, label, "")
     lc = sigs.lifecycle.get(train)
     if lc is None:
         return Judgement(None, f"train {train} is not in the lifecycle data; cannot assess {label}")
+    miss = _only_miss(cve, build)
+    if miss is not None:
+        # An affected-only list is exhaustive: it wins over the end-of-life rule below.
+        return Judgement(False, miss)
     # 14.1-FIPS shares mainline numbering: before its first own row, the mainline threshold applies.
     shared = lc.shares_numbering_with
     if shared is not None:
@@ -218,13 +262,35 @@ class _CveOutcome:
     verdict: Verdict
     reason: str
     per_candidate: tuple[tuple[Build, Judgement], ...]
+    requires: tuple[tuple[str, ...], ...] | None = None  # the precondition that applied (all candidates)
+    requires_why: str = ""  # "from 14.1-73.37 on" when a build-dependent precondition applied
+
+
+def requires_on(sigs: AdvisorySet, cve: CveEntry, build: Build) -> tuple[tuple[tuple[str, ...], ...] | None, str]:
+    """The precondition of ``cve`` on ``build`` (with an edition): it can change with the build."""
+    lc = sigs.lifecycle.get(build.train())
+    return cve.requires_for(build, lc.shares_numbering_with if lc is not None else None)
+
+
+def _candidate_verdict(j: Judgement, pre: Precondition) -> Verdict:
+    if j.impossible:
+        return Verdict.UNKNOWN  # not even "precondition not met": the stated edition is wrong
+    affected = j.affected
+    if pre is Precondition.NOT_MET:
+        return Verdict.NOT_VULNERABLE
+    return {True: Verdict.VULNERABLE, False: Verdict.NOT_VULNERABLE, None: Verdict.UNKNOWN}[affected]
 
 
 def _assess_cve(sigs: AdvisorySet, adv: Advisory, cve: CveEntry, cands: Sequence[Build],
                 facts: Mapping[str, Precondition]) -> _CveOutcome:
     judgements = tuple((b, judge_build(sigs, adv, cve, b)) for b in cands)
     affected = _combine([j.affected for _, j in judgements])
-    pre = precondition_state(cve.requires, facts)
+    reqs = [requires_on(sigs, cve, b) for b in cands]
+    pres = [precondition_state(r, facts) for r, _why in reqs]
+    per_verdict = [_candidate_verdict(j, p) for (_b, j), p in zip(judgements, pres, strict=True)]
+    pre = pres[0] if len(set(pres)) == 1 else Precondition.UNKNOWN
+    same_req = len({r for r, _w in reqs}) == 1
+    requires, why = reqs[0] if same_req else (cve.requires, "")
     if len(judgements) == 1:
         build_reason = judgements[0][1].reason
     elif affected is None and len({j.affected for _, j in judgements}) > 1:
@@ -233,19 +299,21 @@ def _assess_cve(sigs: AdvisorySet, adv: Advisory, cve: CveEntry, cands: Sequence
         first_j = judgements[0][1]
         others = ", ".join(f"{b.train()}" + (f" ({j.via})" if j.via else "") for b, j in judgements[1:])
         build_reason = f"{first_j.reason}; likewise on {others}"
-    if pre is Precondition.NOT_MET:
-        verdict = Verdict.NOT_VULNERABLE
-        reason = f"precondition not met ({cve.precondition or _requires_text(cve.requires)})"
-    elif affected is True:
-        verdict = Verdict.VULNERABLE
-        reason = build_reason
-    elif affected is False:
-        verdict = Verdict.NOT_VULNERABLE
-        reason = build_reason
+    # Each candidate is judged with its own precondition; they must agree for a definite answer.
+    verdict = per_verdict[0] if len(set(per_verdict)) == 1 else Verdict.UNKNOWN
+    if all(p is Precondition.NOT_MET for p in pres) and verdict is Verdict.NOT_VULNERABLE:
+        if why:
+            reason = f"precondition not met ({_requires_text(requires)} {why} up to the fix; {cve.precondition})"
+        else:
+            reason = f"precondition not met ({cve.precondition or _requires_text(cve.requires)})"
+    elif len(set(per_verdict)) > 1 and affected is not None:
+        # Same build verdict, but the precondition differs between candidate trains.
+        reason = "candidates disagree: " + "; ".join(
+            f"{b}: {v.value} ({'precondition not met: ' + _requires_text(r) if p is Precondition.NOT_MET else j.reason})"
+            for (b, j), v, p, (r, _w) in zip(judgements, per_verdict, pres, reqs, strict=True))
     else:
-        verdict = Verdict.UNKNOWN
         reason = build_reason
-    return _CveOutcome(cve, affected, pre, verdict, reason, judgements)
+    return _CveOutcome(cve, affected, pre, verdict, reason, judgements, requires, why)
 
 
 def _bulletin_result(sigs: AdvisorySet, adv: Advisory, cands: Sequence[Build],
@@ -306,7 +374,7 @@ def _bulletin_result(sigs: AdvisorySet, adv: Advisory, cands: Sequence[Build],
             "kev_added": c.kev_added,
             "kev_confirmed": c.kev_confirmed if c.kev_added else None,
             "precondition": c.precondition,
-            "requires": [list(g) for g in c.requires] if c.requires is not None else None,
+            "requires": [list(g) for g in o.requires] if o.requires is not None else None,
             "build_affected": o.affected,
             "precondition_state": o.precondition.value,
             "verdict": o.verdict.value,
@@ -314,6 +382,8 @@ def _bulletin_result(sigs: AdvisorySet, adv: Advisory, cands: Sequence[Build],
         })
         if c.name:  # only when known, so reports of unnamed CVEs stay unchanged
             details[-1]["name"] = c.name
+        if o.requires_why:  # a build-dependent precondition applied (CVE-2026-107406)
+            details[-1]["requires_applies"] = o.requires_why
     cvss = adv.max_cvss
     return AdvisoryResult(
         id=adv.id,

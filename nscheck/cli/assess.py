@@ -131,6 +131,11 @@ def assess_cmd(
     except BuildError as e:
         raise _err(str(e)) from None
     sigs = load_signatures_or_exit(signatures, "assess")
+    from nscheck.assess.advisories import edition_mismatch
+
+    impossible = edition_mismatch(sigs, parsed)
+    if impossible is not None:  # e.g. 13.1-59.22 --edition fips: a box that cannot exist
+        raise _err(impossible)
     facts = _facts(list(roles or ()), list(no_roles or ()), only_roles, set(sigs.manifest.roles))
     result = assess(sigs, [parsed], facts)
     if fmt == "json":

@@ -87,6 +87,19 @@ class TrainFix:
 
 
 @dataclass(frozen=True, slots=True)
+class RequiresFrom:
+    """A precondition that replaces the CVE's ``requires`` from a build on, per train.
+
+    CVE-2026-107406: before 14.1-73.37 a SAML SP or IdP is enough; from 14.1-73.37 up to the
+    fix only a SAML IdP. ``from_builds`` holds one first build per train (inclusive).
+    """
+
+    from_builds: Mapping[Train, Build]
+    requires: tuple[tuple[str, ...], ...] | None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CveEntry:
     id: str
     type: str
@@ -104,6 +117,8 @@ class CveEntry:
     kev_added: str | None = None
     kev_confirmed: bool = True
     kev_note: str = ""
+    # Narrower (or wider) preconditions from a build on, in ascending order per train.
+    requires_from: tuple[RequiresFrom, ...] = ()
     # Only these exact builds are affected (a regression, e.g. CVE-2026-4368 on 14.1-66.54).
     affected_only: tuple[Build, ...] = ()
     # Per-CVE train rows that override the bulletin's rows (e.g. a disputed fix).
@@ -116,6 +131,22 @@ class CveEntry:
 
     def train_fix(self, train: Train) -> TrainFix | None:
         return self._by_train.get(train)
+
+    def requires_for(self, build: Build, via: Train | None = None) -> tuple[tuple[tuple[str, ...], ...] | None, str]:
+        """The precondition that holds on ``build`` (which has an edition), and why.
+
+        ``via``: a train whose numbering the build's train shares (14.1-FIPS -> 14.1), used when
+        no entry names the build's own train.
+        """
+        requires, why = self.requires, ""
+        train = build.train()
+        for entry in self.requires_from:
+            start = entry.from_builds.get(train)
+            if start is None and via is not None:
+                start = entry.from_builds.get(via)
+            if start is not None and not build.older_than(start):
+                requires, why = entry.requires, f"from {start} on"
+        return requires, why
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +201,8 @@ class TrainLifecycle:
     last_fix: Build | None = None
     last_fix_bulletin: str | None = None
     shares_numbering_with: Train | None = None  # 14.1-FIPS uses 14.1 mainline numbers
+    # The build-majors a FIPS/NDcPP train uses (13.1-FIPS: 37); empty = not restricted.
+    build_majors: tuple[int, ...] = ()
     notes: tuple[str, ...] = ()
 
     def eol_at(self, day: str) -> bool:
@@ -230,6 +263,9 @@ class AdvisorySet:
 # -- validation -------------------------------------------------------------------------------
 
 _CTX_RE = re.compile(r"^CTX\d{5,7}$")
+# A bulletin whose CTX id is not confirmed yet is keyed by its date (NSB-2026-11-12); such a file
+# must say so in ``unconfirmed``.
+_ID_RE = re.compile(r"^(CTX\d{5,7}|NSB-\d{4}-\d{2}-\d{2})$")
 _CVE_RE = re.compile(r"^CVE-\d{4}-\d{4,7}$")
 
 
@@ -450,8 +486,60 @@ def _requires(c: _Ctx, cve: Mapping[str, Any], where: str, roles: Mapping[str, s
     return tuple(groups)
 
 
+_FROM_KEYS = {"from", "requires", "note"}
+
+
+def _requires_from(c: _Ctx, cve: Mapping[str, Any], where: str, roles: Mapping[str, str]) -> tuple[RequiresFrom, ...]:
+    raw = cve.get("requires_from")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        c.err(cve, "requires_from", where, "expected a non-empty list of {from: [builds], requires: [[roles]]}")
+        return ()
+    out: list[RequiresFrom] = []
+    last: dict[Train, Build] = {}
+    for i, item in enumerate(raw):
+        w = f"{where}[{i}]"
+        entry = c.mapping(item, w, cve, "requires_from")
+        if entry is None:
+            continue
+        c.check_keys(entry, _FROM_KEYS, {"from", "requires"}, f"{w}.")
+        builds = entry.get("from")
+        if not isinstance(builds, list) or not builds:
+            c.err(entry, "from", f"{w}.from", "expected a non-empty list of first builds, one per train "
+                  "(e.g. [14.1-73.37, 13.1-37.279 FIPS])")
+            continue
+        starts: dict[Train, Build] = {}
+        for b in builds:
+            if not isinstance(b, str):
+                c.err(entry, "from", f"{w}.from", f"expected a build string like 14.1-73.37 FIPS, got {b!r}")
+                continue
+            try:
+                pb = parse_build(b)
+            except BuildError as e:
+                c.err(entry, "from", f"{w}.from", str(e))
+                continue
+            if not re.fullmatch(r"\s*\d{1,2}\.\d-\d{1,3}\.\d{1,4}(\s+(FIPS|NDcPP))?\s*", b, re.I):
+                c.err(entry, "from", f"{w}.from", f"{b!r}: write builds canonically, e.g. 13.1-37.279 FIPS")
+                continue
+            pb = pb.with_edition(pb.edition or Edition.STANDARD)
+            train = pb.train()
+            if train in starts:
+                c.err(entry, "from", f"{w}.from", f"two first builds for train {train}")
+                continue
+            if train in last and not last[train].older_than(pb):
+                c.err(entry, "from", f"{w}.from", f"{pb} must be newer than the previous entry's {last[train]} "
+                      f"(entries are in ascending build order per train)")
+                continue
+            starts[train] = pb
+        last.update(starts)
+        requires = None if entry.get("requires") in (None, "unknown") else _requires(c, entry, f"{w}.requires", roles)
+        out.append(RequiresFrom(starts, requires, c.string(entry, "note", f"{w}.note") or ""))
+    return tuple(out)
+
+
 _CVE_KEYS = {"id", "name", "type", "cvss", "cvss_version", "cvss_source", "cvss_confirmed", "cwe", "precondition",
-             "requires", "kev_added", "kev_confirmed", "kev_note", "affected_only", "trains", "note"}
+             "requires", "requires_from", "kev_added", "kev_confirmed", "kev_note", "affected_only", "trains", "note"}
 
 
 def _cve(c: _Ctx, raw: Any, where: str, parent: Any, roles: Mapping[str, str]) -> CveEntry | None:
@@ -487,6 +575,7 @@ def _cve(c: _Ctx, raw: Any, where: str, parent: Any, roles: Mapping[str, str]) -
         cwe=c.string(cve, "cwe", f"{where}.cwe"),
         precondition=c.string(cve, "precondition", f"{where}.precondition") or "",
         requires=_requires(c, cve, f"{where}.requires", roles),
+        requires_from=_requires_from(c, cve, f"{where}.requires_from", roles),
         kev_added=c.date(cve, "kev_added", f"{where}.kev_added"),
         kev_confirmed=c.boolean(cve, "kev_confirmed", f"{where}.kev_confirmed", True),
         kev_note=c.string(cve, "kev_note", f"{where}.kev_note") or "",
@@ -512,7 +601,7 @@ def _advisory(path: Path, errors: _Errors, roles: Mapping[str, str]) -> Advisory
         return None
     n_before = len(errors.items)
     c.check_keys(doc, _ADV_KEYS, {"id", "title", "published", "cves", "trains", "sources"}, "")
-    aid = c.string(doc, "id", "id", required=True, pattern=_CTX_RE)
+    aid = c.string(doc, "id", "id", required=True, pattern=_ID_RE)
     if aid is not None and aid != path.stem:
         c.err(doc, "id", "id", f"id {aid} does not match the file name {path.name}")
     published = c.date(doc, "published", "published")
@@ -542,6 +631,23 @@ def _advisory(path: Path, errors: _Errors, roles: Mapping[str, str]) -> Advisory
         for tf in ce.trains:
             if not any(t.train == tf.train for t in trains):
                 c.err(doc, "cves", f"cves[{ce.id}].trains[{tf.train}]", "train has no row in the bulletin's trains")
+    # A build-dependent precondition must start inside an affected range the bulletin gives:
+    # a first build at or above the train's fix would never apply (a typo a reviewer misses).
+    for i, ce in enumerate(cves):
+        for j, entry in enumerate(ce.requires_from):
+            for train, start in entry.from_builds.items():
+                row = ce.train_fix(train) or next((t for t in trains if t.train == train), None)
+                where = f"cves[{ce.id}].requires_from[{j}].from"
+                if row is None:
+                    c.err(raw_cves[i], "requires_from", where, f"train {train} has no row in the bulletin's trains")
+                elif row.first_fixed is not None and not start.older_than(row.first_fixed):
+                    c.err(raw_cves[i], "requires_from", where,
+                          f"{start} is not below the fixed build {row.first_fixed}: the precondition would never apply")
+    if aid is not None and aid.startswith("NSB-"):
+        if aid[4:] != published:
+            c.err(doc, "id", "id", f"a placeholder id must be NSB-<published date> (NSB-{published})")
+        if not any("ctx id" in u.lower() for u in c.strings(doc, "unconfirmed", "unconfirmed")):
+            c.err(doc, "id", "id", "a placeholder id needs an 'unconfirmed' entry saying the CTX id is not confirmed")
     if len(errors.items) > n_before or aid is None or published is None:
         return None
     return Advisory(
@@ -607,7 +713,7 @@ def _manifest(directory: Path, errors: _Errors) -> Manifest | None:
 
 
 _LIFE_KEYS = {"release", "edition", "status", "first_release", "first_release_confirmed", "eol_as_of",
-              "eol_confirmed", "last_fix", "last_fix_bulletin", "shares_numbering_with", "notes"}
+              "eol_confirmed", "last_fix", "last_fix_bulletin", "shares_numbering_with", "build_majors", "notes"}
 
 
 def _lifecycle(directory: Path, errors: _Errors) -> dict[Train, TrainLifecycle] | None:
@@ -655,6 +761,14 @@ def _lifecycle(directory: Path, errors: _Errors) -> dict[Train, TrainLifecycle] 
                 shares = parse_train(str(row["shares_numbering_with"]))
             except BuildError as e:
                 c.err(row, "shares_numbering_with", f"{where}.shares_numbering_with", str(e))
+        majors: tuple[int, ...] = ()
+        raw_majors = row.get("build_majors")
+        if raw_majors is not None:
+            if not isinstance(raw_majors, list) or not raw_majors or not all(
+                    isinstance(m, int) and not isinstance(m, bool) and 0 < m < 1000 for m in raw_majors):
+                c.err(row, "build_majors", f"{where}.build_majors", "expected a non-empty list of build-majors, e.g. [37]")
+            else:
+                majors = tuple(raw_majors)
         out[train] = TrainLifecycle(
             train=train, status=status,
             first_release=c.date(row, "first_release", f"{where}.first_release"),
@@ -662,8 +776,9 @@ def _lifecycle(directory: Path, errors: _Errors) -> dict[Train, TrainLifecycle] 
             eol_as_of=eol_as_of,
             eol_confirmed=c.boolean(row, "eol_confirmed", f"{where}.eol_confirmed", False),
             last_fix=c.build(row, "last_fix", f"{where}.last_fix", train),
-            last_fix_bulletin=c.string(row, "last_fix_bulletin", f"{where}.last_fix_bulletin", pattern=_CTX_RE),
+            last_fix_bulletin=c.string(row, "last_fix_bulletin", f"{where}.last_fix_bulletin", pattern=_ID_RE),
             shares_numbering_with=shares,
+            build_majors=majors,
             notes=c.strings(row, "notes", f"{where}.notes"),
         )
     for t, lc in out.items():

@@ -21,7 +21,7 @@ def test_lint_shipped_set() -> None:
     assert own == []
     # Other rule kinds (fingerprints, indicators, triage) are linted by the same command.
     if r.exit_code == ExitCode.OK:
-        assert "advisories: 27" in r.stdout
+        assert "advisories: 29" in r.stdout
     else:
         assert r.exit_code == ExitCode.FINDINGS and "error(s)" in r.stderr
 
@@ -48,9 +48,9 @@ def test_list() -> None:
     r = runner.invoke(app, ["signatures", "list", "--signatures", str(SIGS)])
     assert r.exit_code == ExitCode.OK
     out = r.stdout
-    for ctx in ("CTX249976", "CTX693420", "CTX697174"):
+    for ctx in ("CTX249976", "CTX693420", "CTX697174", "CTX697191", "NSB-2026-11-12"):
         assert ctx in out
-    assert "27 bulletins" in out and "2026.10.04" in out
+    assert "29 bulletins" in out and "2026.11.13" in out
 
 
 def test_info_by_ctx_and_cve() -> None:
@@ -61,6 +61,10 @@ def test_info_by_ctx_and_cve() -> None:
     assert "13.1-FIPS" in out and "13.1-37.235 FIPS" in out and "kill icaconnection -all" in out
     r2 = runner.invoke(app, ["signatures", "info", "cve-2026-19490", "--signatures", str(SIGS)])
     assert r2.exit_code == ExitCode.OK and "CTX696939" in r2.stdout and "safe floor" in r2.stdout
+    r4 = runner.invoke(app, ["signatures", "info", "CVE-2026-107406", "--signatures", str(SIGS)])
+    assert r4.exit_code == ExitCode.OK and "CTX697191" in r4.stdout
+    assert "from 14.1-73.37, 14.1-73.37 FIPS, 13.1-64.23, 13.1-37.279 FIPS, 13.1-37.279 NDcPP on" in r4.stdout
+    assert "[roles: (saml_idp)]" in r4.stdout and "[roles: (saml_sp or saml_idp)]" in r4.stdout
     r3 = runner.invoke(app, ["signatures", "info", "CTX1", "--signatures", str(SIGS)])
     assert r3.exit_code == ExitCode.USAGE
 

@@ -106,11 +106,16 @@ def info_cmd(
     for c in a.cves:
         cvss = f"{c.cvss:.1f}" if c.cvss is not None else "?"
         flags = "" if c.cvss_confirmed else " (unconfirmed)"
-        out.append(f"  {c.id}  CVSS {cvss}{flags}{' ' + c.cvss_version if c.cvss_version else ''}  {c.type}")
+        out.append(f"  {c.id}  CVSS {cvss}{flags}{' ' + c.cvss_version if c.cvss_version else ''}  {c.type}"
+                   + (f"  ({c.name})" if c.name else ""))
         if c.cwe:
             out.append(f"      CWE: {c.cwe}")
         req = "unknown" if c.requires is None else " and ".join("(" + " or ".join(g) + ")" for g in c.requires)
         out.append(f"      precondition: {c.precondition}  [roles: {req}]")
+        for e in c.requires_from:  # a precondition that changes with the build
+            ereq = "unknown" if e.requires is None else " and ".join("(" + " or ".join(g) + ")" for g in e.requires)
+            starts = ", ".join(str(b) for b in e.from_builds.values())
+            out.append(f"      from {starts} on (up to the fix): [roles: {ereq}]" + (f" - {e.note}" if e.note else ""))
         if c.kev_added:
             out.append(f"      KEV added: {c.kev_added}{'' if c.kev_confirmed else ' (unconfirmed)'}"
                        + (f" - {c.kev_note}" if c.kev_note else ""))

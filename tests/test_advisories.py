@@ -280,3 +280,30 @@ def test_lint_collects_errors_instead_of_raising(sigdir: Path) -> None:
     report = lint(sigdir)
     assert not report.ok
     assert any(e.file.endswith("CTX694788.yaml") for e in report.errors)
+
+
+def test_published_schemas_are_current() -> None:
+    """schemas/advisory*.schema.json are what the loader's models say (regenerate with
+    ``python -m nscheck.signatures.advisories schemas``)."""
+    import json as _json
+
+    import jsonschema
+
+    from nscheck.signatures.advisories import json_schemas
+
+    for name, text in json_schemas().items():
+        path = ROOT / "schemas" / name
+        assert path.is_file() and path.read_text(encoding="utf-8") == text, f"{name} is stale"
+        jsonschema.Draft202012Validator.check_schema(_json.loads(text))
+
+
+def test_shipped_bulletins_validate_against_the_published_schema() -> None:
+    import json as _json
+
+    import jsonschema
+    import yaml
+
+    schema = _json.loads((ROOT / "schemas" / "advisory.schema.json").read_text(encoding="utf-8"))
+    for p in sorted((SIGS / "advisories").glob("*.yaml")):
+        doc = _json.loads(_json.dumps(yaml.safe_load(p.read_text(encoding="utf-8")), default=str))
+        jsonschema.Draft202012Validator(schema).validate(doc)

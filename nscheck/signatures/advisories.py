@@ -1,9 +1,10 @@
 """Security bulletins as reviewed data: ``signatures/advisories/CTX*.yaml``, ``lifecycle.yaml``
 and ``manifest.yaml``.
 
-Everything is validated on load and problems come back as ``SignatureError`` (file, line,
-field, reason); several problems come back together as an ``ExceptionGroup`` of them. The
-format is documented in ``signatures/README.md``.
+Everything is validated on load by pydantic models of the file format (``AdvisoryModel``,
+``LifecycleModel``, ``ManifestModel``; their JSON Schemas are published in ``schemas/``) and
+problems come back as ``SignatureError`` (file, line, field, reason); several problems come back
+together as an ``ExceptionGroup`` of them. The format is documented in ``signatures/README.md``.
 
 Fix rows are keyed by *train* (release, edition): a FIPS build like ``13.1-37.241`` is never
 compared with mainline ``13.1-59.22``.
@@ -11,27 +12,47 @@ compared with mainline ``13.1-59.22``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nscheck.build import Build, BuildError, Edition, Train, parse_build, parse_edition
 from nscheck.signatures import SignatureError, register_loader
-from nscheck.signatures._yaml import line_of, load_yaml
+from nscheck.signatures._yaml import LinedDict, line_of, load_yaml
 
 __all__ = [
     "ROLE_ANY",
     "Advisory",
+    "AdvisoryModel",
     "AdvisorySet",
     "CveEntry",
     "FixStatus",
+    "LifecycleModel",
     "Manifest",
+    "ManifestModel",
+    "RequiresFrom",
     "TrainFix",
     "TrainLifecycle",
+    "json_schemas",
     "load",
     "parse_train",
 ]
@@ -260,532 +281,610 @@ class AdvisorySet:
         return self._first_rows.get(train)
 
 
-# -- validation -------------------------------------------------------------------------------
+# -- validation: pydantic models of the file format -------------------------------------------
+#
+# The models describe the YAML as written (extra="forbid", strict booleans, canonical builds);
+# they are converted into the frozen dataclasses above, which the engine uses. Every error keeps
+# ``file:line``: pydantic's error location is walked through the line-tracking YAML
+# (``LinedDict``). Rules that involve several fields raise ``_at(path, reason)`` so the error
+# points at the field that is wrong, not at the whole row.
 
 _CTX_RE = re.compile(r"^CTX\d{5,7}$")
 # A bulletin whose CTX id is not confirmed yet is keyed by its date (NSB-2026-11-12); such a file
 # must say so in ``unconfirmed``.
-_ID_RE = re.compile(r"^(CTX\d{5,7}|NSB-\d{4}-\d{2}-\d{2})$")
-_CVE_RE = re.compile(r"^CVE-\d{4}-\d{4,7}$")
+_ID_PATTERN = r"^(CTX\d{5,7}|NSB-\d{4}-\d{2}-\d{2})$"
+_CVE_PATTERN = r"^CVE-\d{4}-\d{4,7}$"
+_RELEASE_PATTERN = r"^\d{1,2}\.\d$"
+_CANONICAL_BUILD = re.compile(r"\s*\d{1,2}\.\d-\d{1,3}\.\d{1,4}(\s+(FIPS|NDcPP))?\s*", re.I)
+
+
+def _at(path: str, reason: str) -> ValueError:
+    """A model-level error aimed at a field: ``path`` is relative to the model ("fixed_low",
+    "requires_from.1.from")."""
+    return ValueError(f"@{path}@{reason}")
+
+
+def _text(v: Any) -> Any:
+    # YAML reads 4.0 or 2026 as numbers; the old loader accepted them as text, and so do we.
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return str(v)
+    return v
+
+
+def _strip(v: str) -> str:
+    return v.strip()
+
+
+Text = Annotated[str, BeforeValidator(_text), AfterValidator(_strip)]
+
+
+def _nonempty(v: str) -> str:
+    if not v:
+        raise ValueError("must not be empty")
+    return v
+
+
+Required = Annotated[Text, AfterValidator(_nonempty)]
+
+
+def _date(v: str) -> str:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        raise ValueError(f"{v!r} is not a date (YYYY-MM-DD)")
+    try:
+        date.fromisoformat(v)
+    except ValueError:
+        raise ValueError(f"{v!r} is not a date (YYYY-MM-DD)") from None
+    return v
+
+
+Day = Annotated[str, AfterValidator(_date), Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+def _build(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"expected a build string like 14.1-47.46, got {v!r}")
+    try:
+        parse_build(v)
+    except BuildError as e:
+        raise ValueError(str(e)) from None
+    if not _CANONICAL_BUILD.fullmatch(v):
+        raise ValueError(f"{v!r}: write builds canonically, e.g. 14.1-47.46 (optionally ' FIPS')")
+    return v.strip()
+
+
+# The pattern is for editors (JSON Schema); validation is _build (edition words in any case).
+BuildText = Annotated[str, BeforeValidator(_build),
+                      Field(description="a build, e.g. 14.1-47.46 or 13.1-37.241 FIPS",
+                            json_schema_extra={"pattern": r"^\d{1,2}\.\d-\d{1,3}\.\d{1,4}( (FIPS|NDcPP|fips|ndcpp))?$"})]
+
+
+def _parsed(v: str) -> Build:
+    b = parse_build(v)
+    return b.with_edition(b.edition or Edition.STANDARD)
+
+
+def _edition(v: Any) -> Any:
+    if v is None:
+        return "standard"
+    if isinstance(v, str):
+        try:
+            return parse_edition(v).value
+        except BuildError as e:
+            raise ValueError(str(e)) from None
+    return v
+
+
+EditionText = Annotated[Literal["standard", "fips", "ndcpp"], BeforeValidator(_edition)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+def _roles_ok(requires: Any, info: ValidationInfo) -> Any:
+    roles = (info.context or {}).get("roles")
+    if isinstance(requires, list) and roles is not None:
+        for group in requires:
+            for r in group:
+                if r not in roles:
+                    raise ValueError(f"unknown role {r!r} (roles are listed in manifest.yaml)")
+    return requires
+
+
+def _requires_shape(v: Any) -> Any:
+    if v is None or v == "unknown":
+        return "unknown"
+    bad = "expected 'unknown' or a list of role groups, e.g. [[gateway, aaa], [saml_sp]]"
+    if not isinstance(v, list) or not v or not all(
+            isinstance(g, list) and g and all(isinstance(r, str) for r in g) for g in v):
+        raise ValueError(bad)
+    return v
+
+
+Requires = Annotated[Literal["unknown"] | list[list[str]], BeforeValidator(_requires_shape)]
+
+
+class TrainRowModel(_Model):
+    """One row of a bulletin (or of one CVE): what it says about one train."""
+
+    release: Annotated[Text, Field(pattern=_RELEASE_PATTERN)]
+    edition: EditionText = "standard"
+    status: FixStatus | None = Field(None, description="fixed (default when 'fixed' is given) | no_fix | "
+                                     "not_affected | unknown")
+    fixed: BuildText | None = None
+    fixed_low: BuildText | None = Field(None, description="lowest build some source calls fixed; "
+                                        "[fixed_low, fixed) assesses as unknown")
+    recommended: BuildText | None = None
+    confirmed: StrictBool = True
+    note: Text = ""
+    source_branch: Text = ""
+
+    @property
+    def train(self) -> Train:
+        return Train(self.release, Edition(self.edition))
+
+    @model_validator(mode="after")
+    def _rules(self) -> TrainRowModel:
+        train = self.train
+        for key in ("fixed", "fixed_low", "recommended"):
+            v = getattr(self, key)
+            if v is None:
+                continue
+            b = parse_build(v)
+            if b.release != train.release:
+                raise _at(key, f"{v} is not on train {train} (release {b.release} != {train.release})")
+            if b.edition is not None and b.edition is not train.edition:
+                raise _at(key, f"{v} names edition {b.edition.value} but the row is {train}")
+        status = self.status or (FixStatus.FIXED if self.fixed is not None else None)
+        if status is None:
+            raise _at("status", "missing fixed build: give 'fixed: <build>' or status one of "
+                      f"{', '.join(s.value for s in FixStatus)}")
+        if status is FixStatus.FIXED and self.fixed is None:
+            raise _at("fixed", "status fixed needs a 'fixed' build (or status no_fix)")
+        if status is not FixStatus.FIXED and (self.fixed or self.fixed_low or self.recommended):
+            raise _at("status", f"status {status.value} cannot have fixed/fixed_low/recommended builds")
+        fixed = _parsed(self.fixed) if self.fixed else None
+        if fixed is not None and self.fixed_low is not None and not _parsed(self.fixed_low).older_than(fixed):
+            raise _at("fixed_low", f"{self.fixed_low} must be older than fixed {fixed}")
+        if fixed is not None and self.recommended is not None and _parsed(self.recommended).older_than(fixed):
+            raise _at("recommended", f"{self.recommended} is older than fixed {fixed}")
+        if status is FixStatus.UNKNOWN and not self.note:
+            raise _at("note", "status unknown needs a note saying what is missing")
+        if self.fixed_low is not None and not self.note:
+            raise _at("note", "a fixed_low build needs a note explaining the range")
+        return self
+
+    def to_fix(self) -> TrainFix:
+        train = self.train
+
+        def on(v: str | None) -> Build | None:
+            return parse_build(v).with_edition(train.edition) if v else None
+
+        status = self.status or FixStatus.FIXED
+        return TrainFix(train, status, on(self.fixed), on(self.fixed_low), on(self.recommended),
+                        self.confirmed, self.note, self.source_branch)
+
+
+def _unique_trains_at(rows: list[TrainRowModel], where: str) -> None:
+    seen: set[Train] = set()
+    for i, r in enumerate(rows):
+        if r.train in seen:
+            raise _at(f"{where}.{i}.release", f"duplicate row for train {r.train}")
+        seen.add(r.train)
+
+
+class RequiresFromModel(_Model):
+    """From these builds on (one per train, inclusive) up to the fix, ``requires`` holds."""
+
+    from_: list[BuildText] = Field(alias="from", min_length=1,
+                                   description="first build per train, e.g. [14.1-73.37, 13.1-37.279 FIPS]")
+    requires: Requires
+    note: Text = ""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("requires")
+    @classmethod
+    def _known_roles(cls, v: Any, info: ValidationInfo) -> Any:
+        return _roles_ok(v, info)
+
+    @model_validator(mode="after")
+    def _one_per_train(self) -> RequiresFromModel:
+        seen: set[Train] = set()
+        for i, b in enumerate(self.from_):
+            t = _parsed(b).train()
+            if t in seen:
+                raise _at(f"from.{i}", f"two first builds for train {t}")
+            seen.add(t)
+        return self
+
+    def starts(self) -> dict[Train, Build]:
+        return {(b := _parsed(x)).train(): b for x in self.from_}
+
+
+class CveModel(_Model):
+    id: Annotated[Text, Field(pattern=_CVE_PATTERN)]
+    name: Text = Field("", description="common name, e.g. CitrixBleed (display only)")
+    type: Required
+    cvss: Annotated[float, Field(ge=0, le=10)] | None = None
+    cvss_version: Text | None = None
+    cvss_source: Text | None = None
+    cvss_confirmed: StrictBool = True
+    cwe: Text | None = None
+    precondition: Text = ""
+    requires: Requires = Field(description="roles in CNF: every group must hold, a group holds when any "
+                               "of its roles does; 'unknown' when not confirmed")
+    requires_from: list[RequiresFromModel] = Field(default_factory=list)
+    kev_added: Day | None = None
+    kev_confirmed: StrictBool = True
+    kev_note: Text = ""
+    affected_only: list[BuildText] = Field(default_factory=list)
+    trains: list[TrainRowModel] = Field(default_factory=list)
+    note: Text = ""
+
+    @field_validator("requires")
+    @classmethod
+    def _known_roles(cls, v: Any, info: ValidationInfo) -> Any:
+        return _roles_ok(v, info)
+
+    @field_validator("cvss", mode="before")
+    @classmethod
+    def _score(cls, v: Any) -> Any:
+        if isinstance(v, bool) or (v is not None and not isinstance(v, int | float)):
+            raise ValueError(f"expected a CVSS score 0.0-10.0 or null, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _rules(self) -> CveModel:
+        _unique_trains_at(self.trains, "trains")
+        last: dict[Train, Build] = {}
+        for j, entry in enumerate(self.requires_from):
+            starts = entry.starts()
+            for i, (t, b) in enumerate(starts.items()):
+                if t in last and not last[t].older_than(b):
+                    raise _at(f"requires_from.{j}.from.{i}", f"{b} must be newer than the previous entry's "
+                              f"{last[t]} (entries are in ascending build order per train)")
+            last.update(starts)
+        return self
+
+    def to_entry(self) -> CveEntry:
+        return CveEntry(
+            id=self.id, type=self.type, name=self.name, cvss=self.cvss, cvss_version=self.cvss_version,
+            cvss_source=self.cvss_source, cvss_confirmed=self.cvss_confirmed, cwe=self.cwe,
+            precondition=self.precondition, requires=_cnf(self.requires),
+            requires_from=tuple(RequiresFrom(e.starts(), _cnf(e.requires), e.note) for e in self.requires_from),
+            kev_added=self.kev_added, kev_confirmed=self.kev_confirmed, kev_note=self.kev_note,
+            affected_only=tuple(_parsed(b) for b in self.affected_only),
+            trains=tuple(r.to_fix() for r in self.trains), note=self.note,
+        )
+
+
+def _cnf(requires: Literal["unknown"] | list[list[str]]) -> tuple[tuple[str, ...], ...] | None:
+    return None if requires == "unknown" else tuple(tuple(g) for g in requires)
+
+
+class AdvisoryModel(_Model):
+    """One bulletin file, ``signatures/advisories/<id>.yaml``."""
+
+    id: Annotated[Text, Field(pattern=_ID_PATTERN, description="CTX id; NSB-<published> while unconfirmed")]
+    title: Required
+    published: Day
+    preconditions: Text = ""
+    exploited: StrictBool = False
+    ransomware: Text | None = None
+    kev_note: Text = ""
+    cves: list[CveModel] = Field(min_length=1)
+    trains: list[TrainRowModel] = Field(min_length=1, description="one row per train the bulletin speaks about")
+    actions: list[Required] = Field(default_factory=list)
+    sources: list[Required] = Field(min_length=1)
+    unconfirmed: list[Required] = Field(default_factory=list)
+    notes: list[Required] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rules(self) -> AdvisoryModel:
+        _unique_trains_at(self.trains, "trains")
+        seen: set[str] = set()
+        for i, c in enumerate(self.cves):
+            if c.id in seen:
+                raise _at(f"cves.{i}.id", f"duplicate CVE {c.id}")
+            seen.add(c.id)
+        if any(c.kev_added for c in self.cves) and not self.exploited:
+            raise _at("exploited", "a CVE is in KEV, so exploited must be true")
+        rows = {r.train: r for r in self.trains}
+        for i, c in enumerate(self.cves):
+            for j, r in enumerate(c.trains):
+                if r.train not in rows:
+                    raise _at(f"cves.{i}.trains.{j}", f"train {r.train} has no row in the bulletin's trains")
+            own = {r.train: r for r in c.trains}
+            # A build-dependent precondition must start inside an affected range: a first build at
+            # or above the train's fix would never apply (a typo a reviewer misses).
+            for j, entry in enumerate(c.requires_from):
+                for k, (t, start) in enumerate(entry.starts().items()):
+                    row = own.get(t) or rows.get(t)
+                    where = f"cves.{i}.requires_from.{j}.from.{k}"
+                    if row is None:
+                        raise _at(where, f"train {t} has no row in the bulletin's trains")
+                    fix = row.to_fix().first_fixed
+                    if fix is not None and not start.older_than(fix):
+                        raise _at(where, f"{start} is not below the fixed build {fix}: the precondition would "
+                                  "never apply")
+        if self.id.startswith("NSB-"):
+            if self.id[4:] != self.published:
+                raise _at("id", f"a placeholder id must be NSB-<published date> (NSB-{self.published})")
+            if not any("ctx id" in u.lower() for u in self.unconfirmed):
+                raise _at("id", "a placeholder id needs an 'unconfirmed' entry saying the CTX id is not confirmed")
+        return self
+
+    def to_advisory(self, file: str) -> Advisory:
+        return Advisory(
+            id=self.id, title=self.title, published=self.published, cves=tuple(c.to_entry() for c in self.cves),
+            trains=tuple(r.to_fix() for r in self.trains), preconditions=self.preconditions,
+            exploited=self.exploited, ransomware=self.ransomware, kev_note=self.kev_note,
+            actions=tuple(self.actions), sources=tuple(self.sources), unconfirmed=tuple(self.unconfirmed),
+            notes=tuple(self.notes), file=file,
+        )
+
+
+class LifecycleTrainModel(_Model):
+    release: Annotated[Text, Field(pattern=_RELEASE_PATTERN)]
+    edition: EditionText = "standard"
+    status: TrainStatus
+    first_release: Day | None = None
+    first_release_confirmed: StrictBool = False
+    eol_as_of: Day | None = Field(None, description="from this date on, bulletins leave the train unfixed")
+    eol_confirmed: StrictBool = False
+    last_fix: BuildText | None = None
+    last_fix_bulletin: Annotated[Text, Field(pattern=_ID_PATTERN)] | None = None
+    shares_numbering_with: Text | None = None
+    build_majors: list[Annotated[StrictInt, Field(gt=0, lt=1000)]] | None = Field(
+        None, min_length=1, description="the build-majors a FIPS/NDcPP train uses (13.1-FIPS: [37])")
+    notes: list[Required] = Field(default_factory=list)
+
+    @property
+    def train(self) -> Train:
+        return Train(self.release, Edition(self.edition))
+
+    @model_validator(mode="after")
+    def _rules(self) -> LifecycleTrainModel:
+        if self.status is TrainStatus.EOL and self.eol_as_of is None:
+            raise _at("eol_as_of", "an eol train needs eol_as_of (date from which it has no fix)")
+        if self.last_fix is not None:
+            b = parse_build(self.last_fix)
+            if b.release != self.release or (b.edition is not None and b.edition is not self.train.edition):
+                raise _at("last_fix", f"{self.last_fix} is not on train {self.train}")
+        if self.shares_numbering_with is not None:
+            try:
+                parse_train(self.shares_numbering_with)
+            except BuildError as e:
+                raise _at("shares_numbering_with", str(e)) from None
+        return self
+
+    def to_lifecycle(self) -> TrainLifecycle:
+        t = self.train
+        return TrainLifecycle(
+            train=t, status=self.status, first_release=self.first_release,
+            first_release_confirmed=self.first_release_confirmed, eol_as_of=self.eol_as_of,
+            eol_confirmed=self.eol_confirmed,
+            last_fix=parse_build(self.last_fix).with_edition(t.edition) if self.last_fix else None,
+            last_fix_bulletin=self.last_fix_bulletin,
+            shares_numbering_with=parse_train(self.shares_numbering_with) if self.shares_numbering_with else None,
+            build_majors=tuple(self.build_majors or ()), notes=tuple(self.notes),
+        )
+
+
+class LifecycleModel(_Model):
+    """``lifecycle.yaml``: the release trains."""
+
+    trains: list[LifecycleTrainModel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rules(self) -> LifecycleModel:
+        seen: set[Train] = set()
+        for i, t in enumerate(self.trains):
+            if t.train in seen:
+                raise _at(f"trains.{i}.release", f"duplicate train {t.train}")
+            seen.add(t.train)
+        for i, t in enumerate(self.trains):
+            if t.shares_numbering_with is not None and parse_train(t.shares_numbering_with) not in seen:
+                raise _at(f"trains.{i}.shares_numbering_with", f"{t.shares_numbering_with} is not a train in this file")
+        return self
+
+
+RoleName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class ManifestModel(_Model):
+    """``manifest.yaml``: set version and date, the role vocabulary."""
+
+    name: Text = ""
+    version: Annotated[Text, Field(pattern=r"^\d{4}\.\d{2}\.\d{2}(\.\d+)?$")]
+    date: Day
+    newest_bulletin: Required
+    description: Text = ""
+    sources_as_of: dict[str, Text] = Field(default_factory=dict)
+    roles: dict[RoleName, Required] = Field(min_length=1, description="role -> description with its ns.conf test")
+
+    @model_validator(mode="after")
+    def _rules(self) -> ManifestModel:
+        if ROLE_ANY not in self.roles:
+            raise _at("roles", f"the role {ROLE_ANY!r} (every deployment) must be listed")
+        return self
+
+
+# -- from pydantic errors to file:line -----------------------------------------------------------
+
+_MESSAGES = {
+    "missing": "required field missing",
+    "bool_type": "expected true or false",
+    "string_type": "expected text",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "too_short": "must not be empty",
+}
+
+
+def _label(doc: Any, loc: tuple[Any, ...], lifecycle: bool) -> str:
+    """A field path readers know: ``trains[0][14.1].fixed``, ``cves[CVE-2025-5777].requires``."""
+    out = ""
+    node: Any = doc
+    i = 0
+    while i < len(loc):
+        key = loc[i]
+        if isinstance(key, int):
+            out += f"[{key}]"
+            node = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
+            i += 1
+            continue
+        nxt = loc[i + 1] if i + 1 < len(loc) else None
+        child = node.get(key) if isinstance(node, dict) else None
+        if isinstance(nxt, int) and isinstance(child, list) and 0 <= nxt < len(child) and isinstance(child[nxt], dict):
+            item = child[nxt]
+            out += ("." if out else "") + str(key)
+            if key == "cves" and isinstance(item.get("id"), str) and re.fullmatch(_CVE_PATTERN, item["id"].strip()):
+                out += f"[{item['id'].strip()}]"
+            elif key == "trains":
+                try:
+                    train = str(Train(str(item.get("release")), parse_edition(str(item.get("edition") or "standard"))))
+                except BuildError:
+                    train = ""
+                ok = re.fullmatch(_RELEASE_PATTERN, str(item.get("release", "")))
+                if lifecycle and not out.startswith("cves") and ok:
+                    out += f"[{train}]"
+                else:
+                    out += f"[{nxt}]" + (f"[{train}]" if ok else "")
+            else:
+                out += f"[{nxt}]"
+            node = item
+            i += 2
+            continue
+        out += ("." if out else "") + ("from" if key == "from_" else str(key))
+        node = child
+        i += 1
+    return out
+
+
+def _line(doc: Any, loc: tuple[Any, ...]) -> int | None:
+    """The line of the deepest key on ``loc`` that exists in the YAML."""
+    node: Any = doc
+    line = getattr(doc, "start_line", None)
+    for key in loc:
+        key = "from" if key == "from_" else key
+        if isinstance(node, LinedDict) and isinstance(key, str):
+            line = line_of(node, key)
+            if key not in node:
+                break
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+            line = getattr(node, "start_line", line)
+        else:
+            break
+    return line
+
+
+def _validation_errors(path: Path, doc: Any, exc: ValidationError, lifecycle: bool = False) -> list[SignatureError]:
+    out: list[SignatureError] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        msg = str(err.get("msg", ""))
+        ctx_err = (err.get("ctx") or {}).get("error")
+        if ctx_err is not None:
+            msg = str(ctx_err)
+        if msg.startswith("@"):
+            rel, _, msg = msg[1:].partition("@")
+            loc = loc + tuple(int(p) if p.isdigit() else p for p in rel.split(".") if p)
+        elif err["type"] == "extra_forbidden":
+            model_fields = _allowed_at(doc, loc[:-1], lifecycle)
+            msg = f"unknown field (allowed: {', '.join(model_fields)})" if model_fields else "unknown field"
+        elif err["type"] in _MESSAGES:
+            base = _MESSAGES[err["type"]]
+            msg = base if err["type"] in ("missing", "too_short") else f"{base}, got {err.get('input')!r}"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = f"{err.get('input')!r} does not match {(err.get('ctx') or {}).get('pattern')}"
+        out.append(SignatureError(path, msg, field=_label(doc, loc, lifecycle) or None, line=_line(doc, loc)))
+    return out
+
+
+def _allowed_at(doc: Any, loc: tuple[Any, ...], lifecycle: bool) -> list[str]:
+    """The field names the model at ``loc`` accepts (for "unknown field" messages)."""
+    model: type[BaseModel] = LifecycleModel if lifecycle else AdvisoryModel
+    for key in loc:
+        if isinstance(key, int):
+            continue
+        field = model.model_fields.get(key)
+        if field is None:
+            return []
+        ann = field.annotation
+        inner = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not inner:
+            return []
+        model = inner[0]
+    return sorted((f.alias or n) for n, f in model.model_fields.items())
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _validate(model: type[_M], path: Path, doc: Any, errors: _Errors, context: dict[str, Any] | None = None,
+              lifecycle: bool = False) -> _M | None:
+    try:
+        return model.model_validate(doc, context=context or {})
+    except ValidationError as e:
+        errors.items.extend(_validation_errors(path, doc, e, lifecycle))
+        return None
 
 
 class _Errors:
     def __init__(self) -> None:
         self.items: list[SignatureError] = []
 
-    def add(self, file: Path | str, reason: str, *, field: str | None = None, obj: Any = None,
-            key: str | None = None, line: int | None = None) -> None:
-        if line is None and obj is not None:
-            line = line_of(obj, key or "") if key else getattr(obj, "start_line", None)
+    def add(self, file: Path | str, reason: str, *, field: str | None = None, line: int | None = None) -> None:
         self.items.append(SignatureError(file, reason, field=field, line=line))
 
 
-class _Ctx:
-    """One file being validated: helpers that record an error and return a safe value."""
-
-    def __init__(self, path: Path, errors: _Errors):
-        self.path = path
-        self.errors = errors
-
-    def err(self, obj: Any, key: str | None, fld: str, reason: str) -> None:
-        self.errors.add(self.path, reason, field=fld, obj=obj, key=key)
-
-    def check_keys(self, obj: Mapping[str, Any], allowed: set[str], required: set[str], where: str) -> None:
-        for k in obj:
-            if k not in allowed:
-                self.err(obj, str(k), f"{where}{k}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
-        for k in sorted(required):
-            if k not in obj:
-                self.err(obj, None, f"{where}{k}", "required field missing")
-
-    def mapping(self, obj: Any, fld: str, parent: Any = None, key: str | None = None) -> Mapping[str, Any] | None:
-        if isinstance(obj, dict):
-            return obj
-        self.err(parent, key, fld, f"expected a mapping, got {type(obj).__name__}")
-        return None
-
-    def string(self, obj: Mapping[str, Any], key: str, fld: str, *, required: bool = False,
-               pattern: re.Pattern[str] | None = None) -> str | None:
-        v = obj.get(key)
-        if v is None:
-            if required and key in obj:
-                self.err(obj, key, fld, "must not be empty")
-            return None
-        if isinstance(v, bool) or not isinstance(v, str | int | float):
-            self.err(obj, key, fld, f"expected text, got {type(v).__name__}")
-            return None
-        s = str(v).strip()
-        if required and not s:
-            self.err(obj, key, fld, "must not be empty")
-            return None
-        if pattern is not None and not pattern.match(s):
-            self.err(obj, key, fld, f"{s!r} does not match {pattern.pattern}")
-            return None
-        return s
-
-    def date(self, obj: Mapping[str, Any], key: str, fld: str) -> str | None:
-        s = self.string(obj, key, fld)
-        if s is None:
-            return None
-        try:
-            date.fromisoformat(s)
-        except ValueError:
-            self.err(obj, key, fld, f"{s!r} is not a date (YYYY-MM-DD)")
-            return None
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
-            self.err(obj, key, fld, f"{s!r} is not a date (YYYY-MM-DD)")
-            return None
-        return s
-
-    def boolean(self, obj: Mapping[str, Any], key: str, fld: str, default: bool) -> bool:
-        v = obj.get(key, default)
-        if not isinstance(v, bool):
-            self.err(obj, key, fld, f"expected true or false, got {v!r}")
-            return default
-        return v
-
-    def number(self, obj: Mapping[str, Any], key: str, fld: str) -> float | None:
-        v = obj.get(key)
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= float(v) <= 10:
-            self.err(obj, key, fld, f"expected a CVSS score 0.0-10.0 or null, got {v!r}")
-            return None
-        return float(v)
-
-    def strings(self, obj: Mapping[str, Any], key: str, fld: str) -> tuple[str, ...]:
-        v = obj.get(key)
-        if v is None:
-            return ()
-        if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
-            self.err(obj, key, fld, "expected a list of non-empty texts")
-            return ()
-        return tuple(x.strip() for x in v)
-
-    def build(self, obj: Mapping[str, Any], key: str, fld: str, train: Train | None) -> Build | None:
-        v = obj.get(key)
-        if v is None:
-            return None
-        if not isinstance(v, str):
-            self.err(obj, key, fld, f"expected a build string like 14.1-47.46, got {v!r}")
-            return None
-        try:
-            b = parse_build(v)
-        except BuildError as e:
-            self.err(obj, key, fld, str(e))
-            return None
-        if not re.fullmatch(r"\s*\d{1,2}\.\d-\d{1,3}\.\d{1,4}(\s+(FIPS|NDcPP))?\s*", v, re.I):
-            self.err(obj, key, fld, f"{v!r}: write builds canonically, e.g. 14.1-47.46 (optionally ' FIPS')")
-            return None
-        if train is not None:
-            if b.release != train.release:
-                self.err(obj, key, fld, f"{v} is not on train {train} (release {b.release} != {train.release})")
-                return None
-            if b.edition is not None and b.edition is not train.edition:
-                self.err(obj, key, fld, f"{v} names edition {b.edition.value} but the row is {train}")
-                return None
-            b = b.with_edition(train.edition)
-        return b
-
-
-_ROW_KEYS = {"release", "edition", "status", "fixed", "fixed_low", "recommended", "confirmed", "note",
-             "source_branch"}
-
-
-def _train_row(c: _Ctx, raw: Any, where: str, parent: Any, key: str) -> TrainFix | None:
-    row = c.mapping(raw, where, parent, key)
-    if row is None:
-        return None
-    c.check_keys(row, _ROW_KEYS, {"release"}, f"{where}.")
-    rel = c.string(row, "release", f"{where}.release", required=True, pattern=re.compile(r"^\d{1,2}\.\d$"))
-    if rel is None:
-        return None
-    try:
-        edition = parse_edition(str(row.get("edition") or "standard"))
-    except BuildError as e:
-        c.err(row, "edition", f"{where}.edition", str(e))
-        return None
-    train = Train(rel, edition)
-    where = f"{where}[{train}]"
-    fixed = c.build(row, "fixed", f"{where}.fixed", train)
-    fixed_low = c.build(row, "fixed_low", f"{where}.fixed_low", train)
-    recommended = c.build(row, "recommended", f"{where}.recommended", train)
-    default_status = FixStatus.FIXED.value if "fixed" in row else None
-    st_raw = row.get("status", default_status)
-    try:
-        status = FixStatus(st_raw)
-    except ValueError:
-        c.err(row, "status" if "status" in row else None, f"{where}.status",
-              f"missing fixed build: give 'fixed: <build>' or status one of "
-              f"{', '.join(s.value for s in FixStatus)} (got {st_raw!r})")
-        return None
-    if status is FixStatus.FIXED and fixed is None:
-        if "fixed" not in row:
-            c.err(row, "status", f"{where}.fixed", "status fixed needs a 'fixed' build (or status no_fix)")
-        return None
-    if status is not FixStatus.FIXED and ("fixed" in row or "fixed_low" in row or "recommended" in row):
-        c.err(row, "status", f"{where}.status", f"status {status.value} cannot have fixed/fixed_low/recommended builds")
-        return None
-    if fixed is not None and fixed_low is not None and not fixed_low.older_than(fixed):
-        c.err(row, "fixed_low", f"{where}.fixed_low", f"{fixed_low} must be older than fixed {fixed}")
-    if fixed is not None and recommended is not None and recommended.older_than(fixed):
-        c.err(row, "recommended", f"{where}.recommended", f"{recommended} is older than fixed {fixed}")
-    confirmed = c.boolean(row, "confirmed", f"{where}.confirmed", True)
-    note = c.string(row, "note", f"{where}.note") or ""
-    if status is FixStatus.UNKNOWN and not note:
-        c.err(row, "status", f"{where}.note", "status unknown needs a note saying what is missing")
-    if fixed_low is not None and not note:
-        c.err(row, "fixed_low", f"{where}.note", "a fixed_low build needs a note explaining the range")
-    return TrainFix(
-        train, status, fixed, fixed_low, recommended, confirmed, note,
-        c.string(row, "source_branch", f"{where}.source_branch") or "",
-    )
-
-
-def _train_rows(c: _Ctx, obj: Mapping[str, Any], key: str, where: str, required: bool) -> tuple[TrainFix, ...]:
-    raw = obj.get(key)
-    if raw is None:
-        if required:
-            c.err(obj, None, where, "required field missing: one row per train (fixed build, no_fix, ...)")
-        return ()
-    if not isinstance(raw, list) or (required and not raw):
-        c.err(obj, key, where, "expected a non-empty list of train rows")
-        return ()
-    rows: list[TrainFix] = []
-    seen: set[Train] = set()
-    for i, r in enumerate(raw):
-        tf = _train_row(c, r, f"{where}[{i}]", obj, key)
-        if tf is None:
-            continue
-        if tf.train in seen:
-            c.err(r, "release", f"{where}[{i}]", f"duplicate row for train {tf.train}")
-            continue
-        seen.add(tf.train)
-        rows.append(tf)
-    return tuple(rows)
-
-
-def _requires(c: _Ctx, cve: Mapping[str, Any], where: str, roles: Mapping[str, str]) -> tuple[tuple[str, ...], ...] | None:
-    raw = cve.get("requires")
-    if raw is None or raw == "unknown":
-        return None
-    bad = "expected 'unknown' or a list of role groups, e.g. [[gateway, aaa], [saml_sp]]"
-    if not isinstance(raw, list) or not raw:
-        c.err(cve, "requires", where, bad)
-        return None
-    groups: list[tuple[str, ...]] = []
-    for g in raw:
-        if not isinstance(g, list) or not g or not all(isinstance(r, str) for r in g):
-            c.err(cve, "requires", where, bad)
-            return None
-        for r in g:
-            if r not in roles:
-                c.err(cve, "requires", where, f"unknown role {r!r} (roles are listed in manifest.yaml)")
-                return None
-        groups.append(tuple(g))
-    return tuple(groups)
-
-
-_FROM_KEYS = {"from", "requires", "note"}
-
-
-def _requires_from(c: _Ctx, cve: Mapping[str, Any], where: str, roles: Mapping[str, str]) -> tuple[RequiresFrom, ...]:
-    raw = cve.get("requires_from")
-    if raw is None:
-        return ()
-    if not isinstance(raw, list) or not raw:
-        c.err(cve, "requires_from", where, "expected a non-empty list of {from: [builds], requires: [[roles]]}")
-        return ()
-    out: list[RequiresFrom] = []
-    last: dict[Train, Build] = {}
-    for i, item in enumerate(raw):
-        w = f"{where}[{i}]"
-        entry = c.mapping(item, w, cve, "requires_from")
-        if entry is None:
-            continue
-        c.check_keys(entry, _FROM_KEYS, {"from", "requires"}, f"{w}.")
-        builds = entry.get("from")
-        if not isinstance(builds, list) or not builds:
-            c.err(entry, "from", f"{w}.from", "expected a non-empty list of first builds, one per train "
-                  "(e.g. [14.1-73.37, 13.1-37.279 FIPS])")
-            continue
-        starts: dict[Train, Build] = {}
-        for b in builds:
-            if not isinstance(b, str):
-                c.err(entry, "from", f"{w}.from", f"expected a build string like 14.1-73.37 FIPS, got {b!r}")
-                continue
-            try:
-                pb = parse_build(b)
-            except BuildError as e:
-                c.err(entry, "from", f"{w}.from", str(e))
-                continue
-            if not re.fullmatch(r"\s*\d{1,2}\.\d-\d{1,3}\.\d{1,4}(\s+(FIPS|NDcPP))?\s*", b, re.I):
-                c.err(entry, "from", f"{w}.from", f"{b!r}: write builds canonically, e.g. 13.1-37.279 FIPS")
-                continue
-            pb = pb.with_edition(pb.edition or Edition.STANDARD)
-            train = pb.train()
-            if train in starts:
-                c.err(entry, "from", f"{w}.from", f"two first builds for train {train}")
-                continue
-            if train in last and not last[train].older_than(pb):
-                c.err(entry, "from", f"{w}.from", f"{pb} must be newer than the previous entry's {last[train]} "
-                      f"(entries are in ascending build order per train)")
-                continue
-            starts[train] = pb
-        last.update(starts)
-        requires = None if entry.get("requires") in (None, "unknown") else _requires(c, entry, f"{w}.requires", roles)
-        out.append(RequiresFrom(starts, requires, c.string(entry, "note", f"{w}.note") or ""))
-    return tuple(out)
-
-
-_CVE_KEYS = {"id", "name", "type", "cvss", "cvss_version", "cvss_source", "cvss_confirmed", "cwe", "precondition",
-             "requires", "requires_from", "kev_added", "kev_confirmed", "kev_note", "affected_only", "trains", "note"}
-
-
-def _cve(c: _Ctx, raw: Any, where: str, parent: Any, roles: Mapping[str, str]) -> CveEntry | None:
-    cve = c.mapping(raw, where, parent, "cves")
-    if cve is None:
-        return None
-    c.check_keys(cve, _CVE_KEYS, {"id", "type", "requires"}, f"{where}.")
-    cid = c.string(cve, "id", f"{where}.id", required=True, pattern=_CVE_RE)
-    if cid is None:
-        return None
-    where = f"cves[{cid}]"
-    only: list[Build] = []
-    raw_only = cve.get("affected_only")
-    if raw_only is not None:
-        if not isinstance(raw_only, list) or not raw_only:
-            c.err(cve, "affected_only", f"{where}.affected_only", "expected a non-empty list of builds")
-        else:
-            for b in raw_only:
-                try:
-                    got = parse_build(str(b))
-                except BuildError as e:
-                    c.err(cve, "affected_only", f"{where}.affected_only", str(e))
-                    continue
-                only.append(got.with_edition(got.edition or Edition.STANDARD))
-    return CveEntry(
-        id=cid,
-        type=c.string(cve, "type", f"{where}.type", required=True) or "",
-        name=c.string(cve, "name", f"{where}.name") or "",
-        cvss=c.number(cve, "cvss", f"{where}.cvss"),
-        cvss_version=c.string(cve, "cvss_version", f"{where}.cvss_version"),
-        cvss_source=c.string(cve, "cvss_source", f"{where}.cvss_source"),
-        cvss_confirmed=c.boolean(cve, "cvss_confirmed", f"{where}.cvss_confirmed", True),
-        cwe=c.string(cve, "cwe", f"{where}.cwe"),
-        precondition=c.string(cve, "precondition", f"{where}.precondition") or "",
-        requires=_requires(c, cve, f"{where}.requires", roles),
-        requires_from=_requires_from(c, cve, f"{where}.requires_from", roles),
-        kev_added=c.date(cve, "kev_added", f"{where}.kev_added"),
-        kev_confirmed=c.boolean(cve, "kev_confirmed", f"{where}.kev_confirmed", True),
-        kev_note=c.string(cve, "kev_note", f"{where}.kev_note") or "",
-        affected_only=tuple(only),
-        trains=_train_rows(c, cve, "trains", f"{where}.trains", required=False),
-        note=c.string(cve, "note", f"{where}.note") or "",
-    )
-
-
-_ADV_KEYS = {"id", "title", "published", "cves", "preconditions", "trains", "exploited", "ransomware",
-             "kev_note", "actions", "sources", "unconfirmed", "notes"}
-
-
-def _advisory(path: Path, errors: _Errors, roles: Mapping[str, str]) -> Advisory | None:
-    c = _Ctx(path, errors)
+def _read(path: Path, errors: _Errors, what: str) -> LinedDict | None:
     try:
         doc = load_yaml(path)
     except SignatureError as e:
         errors.items.append(e)
         return None
-    if not isinstance(doc, dict):
-        errors.add(path, "expected a mapping at the top level (id, title, published, cves, trains, ...)")
+    if not isinstance(doc, LinedDict):
+        errors.add(path, f"expected a mapping at the top level ({what})")
         return None
-    n_before = len(errors.items)
-    c.check_keys(doc, _ADV_KEYS, {"id", "title", "published", "cves", "trains", "sources"}, "")
-    aid = c.string(doc, "id", "id", required=True, pattern=_ID_RE)
-    if aid is not None and aid != path.stem:
-        c.err(doc, "id", "id", f"id {aid} does not match the file name {path.name}")
-    published = c.date(doc, "published", "published")
-    cves: list[CveEntry] = []
-    raw_cves = doc.get("cves")
-    if raw_cves is not None and (not isinstance(raw_cves, list) or not raw_cves):
-        c.err(doc, "cves", "cves", "expected a non-empty list of CVEs")
-    elif raw_cves:
-        seen: set[str] = set()
-        for i, rc in enumerate(raw_cves):
-            ce = _cve(c, rc, f"cves[{i}]", doc, roles)
-            if ce is None:
-                continue
-            if ce.id in seen:
-                c.err(rc, "id", f"cves[{i}].id", f"duplicate CVE {ce.id}")
-            seen.add(ce.id)
-            cves.append(ce)
-    trains = _train_rows(c, doc, "trains", "trains", required=True)
-    sources = c.strings(doc, "sources", "sources")
-    if "sources" in doc and not sources:
-        c.err(doc, "sources", "sources", "at least one source is required")
-    exploited = c.boolean(doc, "exploited", "exploited", False)
-    if any(ce.kev_added for ce in cves) and not exploited:
-        c.err(doc, "exploited", "exploited", "a CVE is in KEV, so exploited must be true")
-    # A CVE row that overrides a train must refer to one the bulletin covers.
-    for ce in cves:
-        for tf in ce.trains:
-            if not any(t.train == tf.train for t in trains):
-                c.err(doc, "cves", f"cves[{ce.id}].trains[{tf.train}]", "train has no row in the bulletin's trains")
-    # A build-dependent precondition must start inside an affected range the bulletin gives:
-    # a first build at or above the train's fix would never apply (a typo a reviewer misses).
-    for i, ce in enumerate(cves):
-        for j, entry in enumerate(ce.requires_from):
-            for train, start in entry.from_builds.items():
-                row = ce.train_fix(train) or next((t for t in trains if t.train == train), None)
-                where = f"cves[{ce.id}].requires_from[{j}].from"
-                if row is None:
-                    c.err(raw_cves[i], "requires_from", where, f"train {train} has no row in the bulletin's trains")
-                elif row.first_fixed is not None and not start.older_than(row.first_fixed):
-                    c.err(raw_cves[i], "requires_from", where,
-                          f"{start} is not below the fixed build {row.first_fixed}: the precondition would never apply")
-    if aid is not None and aid.startswith("NSB-"):
-        if aid[4:] != published:
-            c.err(doc, "id", "id", f"a placeholder id must be NSB-<published date> (NSB-{published})")
-        if not any("ctx id" in u.lower() for u in c.strings(doc, "unconfirmed", "unconfirmed")):
-            c.err(doc, "id", "id", "a placeholder id needs an 'unconfirmed' entry saying the CTX id is not confirmed")
-    if len(errors.items) > n_before or aid is None or published is None:
-        return None
-    return Advisory(
-        id=aid,
-        title=c.string(doc, "title", "title", required=True) or "",
-        published=published,
-        cves=tuple(cves),
-        trains=trains,
-        preconditions=c.string(doc, "preconditions", "preconditions") or "",
-        exploited=exploited,
-        ransomware=c.string(doc, "ransomware", "ransomware"),
-        kev_note=c.string(doc, "kev_note", "kev_note") or "",
-        actions=c.strings(doc, "actions", "actions"),
-        sources=sources,
-        unconfirmed=c.strings(doc, "unconfirmed", "unconfirmed"),
-        notes=c.strings(doc, "notes", "notes"),
-        file=str(path),
-    )
-
-
-_MANIFEST_KEYS = {"name", "version", "date", "newest_bulletin", "description", "sources_as_of", "roles"}
+    return doc
 
 
 def _manifest(directory: Path, errors: _Errors) -> Manifest | None:
     path = directory / MANIFEST_FILE
-    c = _Ctx(path, errors)
-    try:
-        doc = load_yaml(path)
-    except SignatureError as e:
-        errors.items.append(e)
+    doc = _read(path, errors, "version, date, newest_bulletin, roles")
+    m = _validate(ManifestModel, path, doc, errors) if doc is not None else None
+    if m is None:
         return None
-    if not isinstance(doc, dict):
-        errors.add(path, "expected a mapping (version, date, newest_bulletin, roles)")
-        return None
-    n = len(errors.items)
-    c.check_keys(doc, _MANIFEST_KEYS, {"version", "date", "newest_bulletin", "roles"}, "")
-    version = c.string(doc, "version", "version", required=True, pattern=re.compile(r"^\d{4}\.\d{2}\.\d{2}(\.\d+)?$"))
-    day = c.date(doc, "date", "date")
-    roles_raw = doc.get("roles")
-    roles: dict[str, str] = {}
-    if not isinstance(roles_raw, dict) or not roles_raw:
-        c.err(doc, "roles", "roles", "expected a mapping of role name -> description")
-    else:
-        for k, v in roles_raw.items():
-            if not isinstance(k, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", k) or not isinstance(v, str):
-                c.err(roles_raw, str(k), f"roles.{k}", "role names are lower_snake_case with a text description")
-            else:
-                roles[k] = v
-        if ROLE_ANY not in roles:
-            c.err(doc, "roles", "roles", f"the role {ROLE_ANY!r} (every deployment) must be listed")
-    sao = doc.get("sources_as_of") or {}
-    if not isinstance(sao, dict):
-        c.err(doc, "sources_as_of", "sources_as_of", "expected a mapping")
-        sao = {}
-    if len(errors.items) > n or version is None or day is None:
-        return None
-    return Manifest(
-        version=version, date=day,
-        newest_bulletin=c.string(doc, "newest_bulletin", "newest_bulletin", required=True) or "",
-        roles=roles, description=c.string(doc, "description", "description") or "",
-        sources_as_of={str(k): str(v) for k, v in sao.items()},
-    )
-
-
-_LIFE_KEYS = {"release", "edition", "status", "first_release", "first_release_confirmed", "eol_as_of",
-              "eol_confirmed", "last_fix", "last_fix_bulletin", "shares_numbering_with", "build_majors", "notes"}
+    return Manifest(version=m.version, date=m.date, newest_bulletin=m.newest_bulletin, roles=dict(m.roles),
+                    description=m.description, sources_as_of=dict(m.sources_as_of))
 
 
 def _lifecycle(directory: Path, errors: _Errors) -> dict[Train, TrainLifecycle] | None:
     path = directory / LIFECYCLE_FILE
-    c = _Ctx(path, errors)
-    try:
-        doc = load_yaml(path)
-    except SignatureError as e:
-        errors.items.append(e)
+    doc = _read(path, errors, "a 'trains' list")
+    m = _validate(LifecycleModel, path, doc, errors, lifecycle=True) if doc is not None else None
+    if m is None:
         return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("trains"), list):
-        errors.add(path, "expected a mapping with a 'trains' list", field="trains")
+    return {t.train: t.to_lifecycle() for t in m.trains}
+
+
+def _advisory(path: Path, errors: _Errors, roles: Mapping[str, str]) -> Advisory | None:
+    doc = _read(path, errors, "id, title, published, cves, trains, ...")
+    if doc is None:
         return None
-    c.check_keys(doc, {"trains"}, {"trains"}, "")
-    out: dict[Train, TrainLifecycle] = {}
-    n = len(errors.items)
-    for i, raw in enumerate(doc["trains"]):
-        row = c.mapping(raw, f"trains[{i}]", doc, "trains")
-        if row is None:
-            continue
-        c.check_keys(row, _LIFE_KEYS, {"release", "status"}, f"trains[{i}].")
-        rel = c.string(row, "release", f"trains[{i}].release", required=True, pattern=re.compile(r"^\d{1,2}\.\d$"))
-        if rel is None:
-            continue
-        try:
-            train = Train(rel, parse_edition(str(row.get("edition") or "standard")))
-        except BuildError as e:
-            c.err(row, "edition", f"trains[{i}].edition", str(e))
-            continue
-        where = f"trains[{train}]"
-        if train in out:
-            c.err(row, "release", where, f"duplicate train {train}")
-            continue
-        try:
-            status = TrainStatus(row.get("status"))
-        except ValueError:
-            c.err(row, "status", f"{where}.status", f"expected one of {', '.join(s.value for s in TrainStatus)}")
-            continue
-        eol_as_of = c.date(row, "eol_as_of", f"{where}.eol_as_of")
-        if status is TrainStatus.EOL and eol_as_of is None:
-            c.err(row, "status", f"{where}.eol_as_of", "an eol train needs eol_as_of (date from which it has no fix)")
-        shares: Train | None = None
-        if row.get("shares_numbering_with") is not None:
-            try:
-                shares = parse_train(str(row["shares_numbering_with"]))
-            except BuildError as e:
-                c.err(row, "shares_numbering_with", f"{where}.shares_numbering_with", str(e))
-        majors: tuple[int, ...] = ()
-        raw_majors = row.get("build_majors")
-        if raw_majors is not None:
-            if not isinstance(raw_majors, list) or not raw_majors or not all(
-                    isinstance(m, int) and not isinstance(m, bool) and 0 < m < 1000 for m in raw_majors):
-                c.err(row, "build_majors", f"{where}.build_majors", "expected a non-empty list of build-majors, e.g. [37]")
-            else:
-                majors = tuple(raw_majors)
-        out[train] = TrainLifecycle(
-            train=train, status=status,
-            first_release=c.date(row, "first_release", f"{where}.first_release"),
-            first_release_confirmed=c.boolean(row, "first_release_confirmed", f"{where}.first_release_confirmed", False),
-            eol_as_of=eol_as_of,
-            eol_confirmed=c.boolean(row, "eol_confirmed", f"{where}.eol_confirmed", False),
-            last_fix=c.build(row, "last_fix", f"{where}.last_fix", train),
-            last_fix_bulletin=c.string(row, "last_fix_bulletin", f"{where}.last_fix_bulletin", pattern=_ID_RE),
-            shares_numbering_with=shares,
-            build_majors=majors,
-            notes=c.strings(row, "notes", f"{where}.notes"),
-        )
-    for t, lc in out.items():
-        if lc.shares_numbering_with is not None and lc.shares_numbering_with not in out:
-            errors.add(path, f"{lc.shares_numbering_with} is not a train in this file",
-                       field=f"trains[{t}].shares_numbering_with")
-    return None if len(errors.items) > n else out
+    m = _validate(AdvisoryModel, path, doc, errors, context={"roles": roles})
+    if m is None:
+        return None
+    if m.id != path.stem:
+        errors.add(path, f"id {m.id} does not match the file name {path.name}", field="id", line=line_of(doc, "id"))
+        return None
+    return m.to_advisory(str(path))
 
 
 def load(directory: Path) -> AdvisorySet:
@@ -802,11 +901,11 @@ def load(directory: Path) -> AdvisorySet:
         files = sorted(p for p in adv_dir.iterdir() if p.suffix in (".yaml", ".yml"))
         if not files:
             errors.add(adv_dir, "no advisory files (*.yaml)")
-    roles = manifest.roles if manifest is not None else {}
+    roles = manifest.roles if manifest is not None else None
     advisories: list[Advisory] = []
     seen: dict[str, str] = {}
     for p in files:
-        a = _advisory(p, errors, roles)
+        a = _advisory(p, errors, roles if roles is not None else {})
         if a is None:
             continue
         if a.id in seen:
@@ -851,4 +950,33 @@ def signature_errors(exc: BaseException) -> list[SignatureError]:
     return [SignatureError("?", str(exc))]
 
 
+# -- JSON Schemas for rule authors' editors (published in schemas/) ------------------------------
+
+SCHEMA_FILES: dict[str, type[BaseModel]] = {
+    "advisory.schema.json": AdvisoryModel,
+    "advisory-lifecycle.schema.json": LifecycleModel,
+    "advisory-manifest.schema.json": ManifestModel,
+}
+
+
+def json_schemas() -> dict[str, str]:
+    """File name -> the JSON Schema text to publish (deterministic)."""
+    out: dict[str, str] = {}
+    for name, model in SCHEMA_FILES.items():
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"https://nscheck.invalid/schemas/{name}"
+        out[name] = json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    return out
+
+
 register_loader("advisories", load)
+
+
+if __name__ == "__main__":  # python -m nscheck.signatures.advisories DIR: write the schemas there
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "schemas")
+    for fname, text in json_schemas().items():
+        (target / fname).write_text(text, encoding="utf-8")
+        print(f"wrote {target / fname}")

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 from nscheck.assess.advisories import assess, edition_mismatch
 from nscheck.build import Build, Edition, Train, parse_build
-from nscheck.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app
+from nscheck.cli import app
+from nscheck.exitcodes import ExitCode
 from nscheck.model import Precondition, Verdict
 from nscheck.signatures import SignatureError
 from nscheck.signatures.advisories import Advisory, CveEntry, FixStatus, TrainFix, load, signature_errors
@@ -98,7 +99,7 @@ def test_issue_examples_ctx697191() -> None:
 def test_issue_examples_cli() -> None:
     runner = CliRunner()
     r = runner.invoke(app, ["assess", "14.1-73.41", "--role", "saml_idp", "--format", "json"])
-    assert r.exit_code == EXIT_FINDINGS, r.output
+    assert r.exit_code == ExitCode.FINDINGS, r.output
     a = next(x for x in json.loads(r.stdout)["advisories"] if x["id"] == "CTX697191")
     assert (a["verdict"], a["fixed_in"]) == ("vulnerable", "14.1-73.46")
     r = runner.invoke(app, ["assess", "14.1-73.41", "--only-roles", "--role", "gateway", "--role", "saml_sp",
@@ -197,7 +198,7 @@ def test_impossible_pairs_are_never_clean(build: str, edition: Edition, says: st
     assert all(a.verdict is Verdict.UNKNOWN for a in res.advisories)
     assert says in res.advisories[-1].reason
     r = CliRunner().invoke(app, ["assess", build, "--edition", edition.value])
-    assert r.exit_code == EXIT_USAGE
+    assert r.exit_code == ExitCode.USAGE
     assert r.stdout == "" and r.stderr.count("\n") == 1 and says in r.stderr
 
 
@@ -205,7 +206,7 @@ def test_possible_pairs_are_assessed() -> None:
     for build, ed in (("13.1-37.241", F), ("12.1-55.330", N), ("14.1-73.41", F), ("13.1-59.22", S)):
         assert edition_mismatch(SIGS, parse_build(build, ed)) is None
     r = CliRunner().invoke(app, ["assess", "13.1-37.293", "--edition", "ndcpp"])
-    assert r.exit_code == EXIT_OK, r.output
+    assert r.exit_code == ExitCode.OK, r.output
 
 
 # -- §2: affected-only lists win over end of life --------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 from nscheck import __version__
 from nscheck.build import Build
 from nscheck.exitcodes import ExitCode
+from nscheck.inputs import InputError, ScanInputs, load_scan_inputs
 from nscheck.model import (
     AdvisoryResult,
     Evidence,
@@ -36,7 +37,6 @@ from nscheck.options import ScanOptions
 from nscheck.probe.types import HttpResponse
 from nscheck.report.base import RunInfo, RunSummary, Sink
 from nscheck.report.exitcodes import signatures_meta
-from nscheck.signatures.fingerprints import FingerprintTables
 from nscheck.targets import Target, TargetError, iter_targets, load_exclusions, parse_shard, parse_target
 
 __all__ = ["ScanSignatures", "load_signatures", "run", "scan_async", "scan_host", "scan_hosts"]
@@ -45,30 +45,13 @@ _NO_ANSWER = frozenset({"dns", "connect", "connect_timeout", "read_timeout"})
 _BROKEN = frozenset({"tls", "reset", "protocol", "decode"})
 
 
-@dataclass
-class ScanSignatures:
-    """What a scan needs from signatures/, loaded once per run."""
-
-    tables: FingerprintTables
-    advisories: Any  # nscheck.signatures.advisories.AdvisorySet
-    indicators_dir: Any = None
-    nitro: Any = None  # nscheck.nitro.NitroContext when NITRO credentials were given
+# What a scan reads besides its targets: loaded and validated once, before the first request.
+ScanSignatures = ScanInputs
 
 
-def load_signatures(opts: ScanOptions) -> ScanSignatures:
-    """Raises SignatureError when the fingerprint tables are broken (a usage problem)."""
-    from nscheck.assess.advisories import load_default
-    from nscheck.nitro import load_context
-    from nscheck.nitro.rolemap import load_nitro_map
-    from nscheck.signatures.fingerprints import load_cached
-
-    path = opts.signatures_path
-    tables, advisories = load_cached(str(path)), load_default(path)
-    if (path / "nitro.yaml").exists():
-        load_nitro_map(path)  # fail fast: a broken NITRO map is an error even without credentials
-    # Credential problems raise CredentialError (a usage error): checked before the first packet;
-    # with credentials, a missing nitro.yaml is a SignatureError.
-    return ScanSignatures(tables, advisories=advisories, indicators_dir=path, nitro=load_context(opts))
+def load_signatures(opts: ScanOptions) -> ScanInputs:
+    """Raises InputError (every problem, file:line) when a rule file or rule option is unusable."""
+    return load_scan_inputs(opts)
 
 
 def _now() -> str:
@@ -214,8 +197,8 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
 async def _indicators(fetcher: Any, fp: Any, opts: ScanOptions, sigs: ScanSignatures) -> tuple[tuple[Any, ...], list[Skipped]]:
     from nscheck.assess.indicators import check_host
 
-    hits, skips = await check_host(fetcher, fp.pages, roles=fp.product.roles, signatures_dir=sigs.indicators_dir,
-                                   allow_origins=opts.allow_origins, allow_origin_files=opts.allow_origin_files,
+    hits, skips = await check_host(fetcher, fp.pages, roles=fp.product.roles, rules=sigs.indicators,
+                                   signatures_dir=opts.signatures_path, allow_origins=sigs.allow_origins,
                                    path_tier=opts.indicator_paths)
     return tuple(hits), list(skips)
 
@@ -372,7 +355,7 @@ class _JsonStdoutSink:
             sys.stdout.write(json.dumps([r.to_dict() for r in self.results], indent=2, default=str) + "\n")
 
 
-def _dry_run(targets: Iterable[Target], opts: ScanOptions, nitro: Any = None) -> int:
+def _dry_run(targets: Iterable[Target], opts: ScanOptions, sigs: ScanInputs) -> int:
     from nscheck.assess.indicators import plan_path_requests
     from nscheck.fingerprint.engine import plan_requests
     from nscheck.probe.client import ProbeClient
@@ -391,15 +374,15 @@ def _dry_run(targets: Iterable[Target], opts: ScanOptions, nitro: Any = None) ->
             # Only on hosts found to be NetScaler; plus up to 5 first-party scripts of the login
             # pages and one soft-404 baseline per directory, which depend on the answers.
             print("# remote indicator paths (only if the host is a NetScaler):")
-            for method, path, rng in plan_path_requests(opts.signatures_path, opts.indicator_paths):
+            for method, path, rng in plan_path_requests(opts.signatures_path, opts.indicator_paths, rules=sigs.indicators):
                 hdrs = pc.request_headers(raw=rng is not None, byte_range=rng)
                 print(f"{method} {t.url}{path}")
                 for k, v in hdrs.items():
                     print(f"    {k}: {v}")
-        if nitro is not None:
+        if sigs.nitro is not None:
             from nscheck.nitro import plan_lines
 
-            for line in plan_lines(nitro, t):
+            for line in plan_lines(sigs.nitro, t):
                 print(line)
     print(f"# {n} target(s), 0 requests sent")
     return ExitCode.OK
@@ -407,8 +390,6 @@ def _dry_run(targets: Iterable[Target], opts: ScanOptions, nitro: Any = None) ->
 
 def run(opts: ScanOptions) -> int:
     """The ``nscheck scan`` entry point: returns the exit code."""
-    from nscheck.signatures import SignatureError
-
     errors: list[TargetError] = []
 
     def on_error(e: TargetError) -> None:
@@ -431,34 +412,19 @@ def run(opts: ScanOptions) -> int:
     if not opts.targets and not opts.input_files:
         return _run_demo(opts)
 
+    # Every rule file and rule option first: a broken one is exit 64 before any request (also
+    # for --dry-run, so a dry run is a complete check of the run's inputs).
+    try:
+        sigs = load_signatures(opts)
+    except InputError as e:
+        for m in e.problems:
+            print(f"nscheck: {m}", file=sys.stderr)
+        return ExitCode.USAGE
     exclusions = load_exclusions(opts.exclude, opts.exclude_files, on_error)
     targets = iter_targets(opts.targets, opts.input_files, exclusions=exclusions, max_expand=opts.max_expand,
                            force=opts.force_large, shard=shard, on_error=on_error)
-    from nscheck.nitro import CredentialError
-
     if opts.dry_run:
-        try:
-            from nscheck.nitro import load_context
-
-            nitro_ctx = load_context(opts)
-        except CredentialError as e:
-            print(f"nscheck: {e}", file=sys.stderr)
-            return ExitCode.USAGE
-        except (SignatureError, ExceptionGroup) as e:
-            for m in ([str(x) for x in e.exceptions] if isinstance(e, ExceptionGroup) else [str(e)]):
-                print(f"nscheck: signature error: {m}", file=sys.stderr)
-            return ExitCode.USAGE
-        return _dry_run(targets, opts, nitro_ctx)
-    try:
-        sigs = load_signatures(opts)
-    except CredentialError as e:
-        print(f"nscheck: {e}", file=sys.stderr)
-        return ExitCode.USAGE
-    except (SignatureError, ExceptionGroup) as e:
-        msgs = [str(x) for x in e.exceptions] if isinstance(e, ExceptionGroup) else [str(e)]
-        for m in msgs:
-            print(f"nscheck: signature error: {m}", file=sys.stderr)
-        return ExitCode.USAGE
+        return _dry_run(targets, opts, sigs)
     from nscheck.report import build_sinks, check_signature_age
     from nscheck.report.exitcodes import ExitTally
     from nscheck.state.cron import QuietSink, SetupError, scheduled, with_signals

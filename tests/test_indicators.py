@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nscheck.assess.indicators import check_host, extract_page, load_rules, parse_allow_origins, snippet
+from nscheck.inputs import InputError
 from nscheck.model import Confidence, Indicator, Severity, Skipped
 from nscheck.probe.types import HttpResponse
 from nscheck.signatures import SignatureError, lint
@@ -331,11 +332,11 @@ def test_reconstructed_reference_pages_are_clean() -> None:
 def test_allow_origin_extension_suppresses_hit() -> None:
     body = SKIMMER_PAGE
     found, _ = run(FakeFetcher(), [page("/vpn/index.html", body)], path_tier="none",
-                   allow_origins=["cdn.evil-skim.example"])
+                   allow_origins=parse_allow_origins(["cdn.evil-skim.example"]))
     assert "NSC-IOC-EXFIL-SCRIPT-SRC" not in ids(found)
     assert "NSC-IOC-EXFIL-FETCH" in ids(found)  # collect.evil-skim.example is still foreign
     found2, _ = run(FakeFetcher(), [page("/vpn/index.html", body)], path_tier="none",
-                    allow_origins=["*.evil-skim.example"])
+                    allow_origins=parse_allow_origins(["*.evil-skim.example"]))
     assert found2 == []
 
 
@@ -343,23 +344,19 @@ def test_allow_origin_file_and_bad_values(tmp_path: Path) -> None:
     p = tmp_path / "allow.txt"
     p.write_text("# our IdP and CDN\nhttps://cdn.evil-skim.example\ncollect.evil-skim.example:443 # collector\n")
     found, _ = run(FakeFetcher(), [page("/vpn/index.html", SKIMMER_PAGE)], path_tier="none",
-                   allow_origin_files=[str(p)])
+                   allow_origins=parse_allow_origins([], [str(p)]))
     assert found == []
     pats = parse_allow_origins(["idp.example.com,https://sso.example.org:8443"], [str(p)])
     assert [x.host for x in pats] == ["idp.example.com", "sso.example.org", "cdn.evil-skim.example", "collect.evil-skim.example"]
     # scheme/port given: only that scheme/port is allowed
     assert pats[1].matches("https", "sso.example.org", 8443) and not pats[1].matches("https", "sso.example.org", 443)
     for bad in ("https://x.example/path", "ftp://x.example", "not a host", "x.example:99999"):
-        with pytest.raises(ValueError):
+        with pytest.raises(InputError, match="--allow-origin"):
             parse_allow_origins([bad])
     bad_file = tmp_path / "bad.txt"
     bad_file.write_text("ok.example\nhttps://x/p\n")
-    with pytest.raises(ValueError, match=r"bad\.txt:2"):
+    with pytest.raises(InputError, match=r"bad\.txt:2"):
         parse_allow_origins([], [str(bad_file)])
-    # a bad value at scan time is reported and ignored, the checks still run
-    found, skipped = run(FakeFetcher(), [page("/vpn/index.html", SKIMMER_PAGE)], path_tier="none",
-                         allow_origins=["https://x/p"])
-    assert "NSC-IOC-EXFIL-FETCH" in ids(found) and any(s.what == "allow-origin" for s in skipped)
 
 
 def test_snippet_is_trimmed_and_escaped() -> None:
@@ -580,14 +577,18 @@ def test_path_tier_none_sends_no_path_requests() -> None:
     assert any(s.what == "webshell paths" and "switched off" in s.reason for s in skipped)
 
 
-def test_bad_line_in_allow_origin_file_drops_only_that_line(tmp_path: Path) -> None:
+def test_every_bad_allow_origin_entry_is_reported_at_once(tmp_path: Path) -> None:
+    # A wrong allow list would hide (or raise) skimmer hits on every host: the scan refuses it
+    # before its first request (tests/test_inputs.py), naming each bad entry, not just the first.
     p = tmp_path / "allow.txt"
-    p.write_text("https://bad/path\ncdn.evil-skim.example\n")
-    found, skipped = run(FakeFetcher(), [page("/vpn/index.html", SKIMMER_PAGE)], path_tier="none",
-                         allow_origin_files=[str(p), str(tmp_path / "missing.txt")])
-    assert "NSC-IOC-EXFIL-SCRIPT-SRC" not in ids(found) and "NSC-IOC-EXFIL-FETCH" in ids(found)
-    reasons = [s.reason for s in skipped if s.what == "allow-origin"]
-    assert any("allow.txt:1" in r for r in reasons) and any("missing.txt" in r for r in reasons)
+    p.write_text("https://bad/path\ncdn.evil-skim.example\nftp://x.example\n")
+    with pytest.raises(InputError) as ei:
+        parse_allow_origins(["ok.example,https://x/p"], [str(p), str(tmp_path / "missing.txt")])
+    probs = ei.value.problems
+    assert len(probs) == 4
+    assert probs[0].startswith("--allow-origin: 'https://x/p'")
+    assert probs[1].startswith(f"{p}:1: ") and probs[2].startswith(f"{p}:3: ")
+    assert "missing.txt: cannot read" in probs[3]
 
 
 def test_plan_path_requests_lists_the_default_tier_in_order() -> None:

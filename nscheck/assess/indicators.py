@@ -308,24 +308,34 @@ def load_rules(signatures_dir: object | None = None) -> IndicatorSet:
 
 def parse_allow_origins(values: Iterable[str] = (), files: Iterable[str] = ()) -> tuple[OriginPattern, ...]:
     """``--allow-origin`` values and ``--allow-origin-file`` files (one per line, '#' comments).
-    Raises ValueError naming the bad entry (the CLI turns it into a usage error)."""
+    Raises ``InputError`` listing every bad entry (``file:line`` for files); the scan then exits
+    64 before its first request (``nscheck.inputs``), so no host is checked with a wrong list."""
+    from nscheck.inputs import InputError
+
     out: list[OriginPattern] = []
+    problems: list[str] = []
     for v in values:
-        for part in v.split(","):
+        for part in v.split("#", 1)[0].split(","):
             if part.strip():
-                out.append(parse_origin_pattern(part))
+                try:
+                    out.append(parse_origin_pattern(part))
+                except ValueError as e:
+                    problems.append(f"--allow-origin: {e}")
     for f in files:
         try:
             lines = Path(f).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as e:
-            raise ValueError(f"{f}: cannot read allow-origin file: {e}") from None
+            problems.append(f"{f}: cannot read allow-origin file: {getattr(e, 'strerror', None) or e}")
+            continue
         for i, ln in enumerate(lines, 1):
             s = ln.split("#", 1)[0].strip()
             if s:
                 try:
                     out.append(parse_origin_pattern(s))
                 except ValueError as e:
-                    raise ValueError(f"{f}:{i}: {e}") from None
+                    problems.append(f"{f}:{i}: {e}")
+    if problems:
+        raise InputError(problems)
     return tuple(out)
 
 
@@ -569,11 +579,12 @@ async def _run_path_rules(fetcher: Fetcher, pairs: list[tuple[PathRule, str]], k
 
 
 def plan_path_requests(signatures_dir: object | None = None, path_tier: str = "default",
-                       roles: Sequence[str] = ()) -> list[tuple[str, str, tuple[int, int] | None]]:
+                       roles: Sequence[str] = (), *,
+                       rules: IndicatorSet | None = None) -> list[tuple[str, str, tuple[int, int] | None]]:
     """What path rules would ask for, in order, as (method, path, byte range) (for --dry-run).
     Not listed: up to ``max_scripts`` first-party scripts and a soft-404 baseline per directory,
     which depend on the answers."""
-    rs = load_rules(signatures_dir)
+    rs = rules if rules is not None else load_rules(signatures_dir)
     return [(r.method.upper(), p, r.byte_range) for r, p in _select_path_rules(rs.path_rules, path_tier, roles)]
 
 
@@ -611,8 +622,7 @@ async def check_host(
     *,
     roles: Sequence[str] = (),
     signatures_dir: object | None = None,
-    allow_origins: Sequence[str] = (),
-    allow_origin_files: Sequence[str] = (),
+    allow_origins: Sequence[OriginPattern] = (),
     path_tier: str = "default",
     rules: IndicatorSet | None = None,
     max_scripts: int | None = None,
@@ -621,14 +631,14 @@ async def check_host(
     """Indicators of compromise for one host seen as NetScaler, plus explicit skips.
 
     ``pages``: responses the scan already has (login pages, root, random path); nothing is
-    re-fetched that is there. ``path_tier``: "default" (prioritised ~20 paths), "full" (adds
-    the 198 known webshell paths and more) or "none". ``rules``: an already loaded set (tests,
-    or a runner that loads once). Never raises for content or network trouble.
+    re-fetched that is there. ``allow_origins``: parsed extra origins (``parse_allow_origins``),
+    added to the rule set's allowlist. ``path_tier``: "default" (prioritised ~20 paths), "full" (adds
+    the 198 known webshell paths and more) or "none". ``rules``: the set loaded once per run
+    (``nscheck.inputs``; loaded here only for direct callers). Never raises for content or network trouble.
     """
     try:
         return await _check_host(fetcher, pages, roles=roles, signatures_dir=signatures_dir,
-                                 allow_origins=allow_origins, allow_origin_files=allow_origin_files,
-                                 path_tier=path_tier, rules=rules, max_scripts=max_scripts, random_name=random_name)
+                                 allow_origins=allow_origins, path_tier=path_tier, rules=rules, max_scripts=max_scripts, random_name=random_name)
     except Exception as e:  # Principle 4: a bug here must not cost the host its advisories
         return [], [Skipped("indicators", f"internal error: {type(e).__name__}: {e}")]
 
@@ -639,8 +649,7 @@ async def _check_host(
     *,
     roles: Sequence[str],
     signatures_dir: object | None,
-    allow_origins: Sequence[str],
-    allow_origin_files: Sequence[str],
+    allow_origins: Sequence[OriginPattern],
     path_tier: str,
     rules: IndicatorSet | None,
     max_scripts: int | None,
@@ -654,24 +663,7 @@ async def _check_host(
         rs = rules if rules is not None else load_rules(signatures_dir)
     except (SignatureError, ExceptionGroup) as e:
         return [], [Skipped("indicators", f"indicator rules not loaded: {e}")]
-    allow = list(rs.allow_origins)
-    for value in allow_origins:  # one bad entry must not drop the others
-        try:
-            allow += parse_allow_origins([value.split("#", 1)[0]])
-        except ValueError as e:
-            skipped.append(Skipped("allow-origin", f"ignored: {e}"))
-    for f in allow_origin_files:
-        try:
-            lines = Path(f).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            skipped.append(Skipped("allow-origin", f"ignored {f}: cannot read: {e}"))
-            continue
-        for n, ln in enumerate(lines, 1):
-            entry = ln.split("#", 1)[0].strip()
-            try:
-                allow += parse_allow_origins([entry] if entry else [])
-            except ValueError as e:
-                skipped.append(Skipped("allow-origin", f"ignored {f}:{n}: {e}"))
+    allow = (*rs.allow_origins, *allow_origins)
     base_url = getattr(fetcher, "base_url", "") or ""
     own = {o.host for o in (_origin(base_url),) if o}
     judge = _Judge(frozenset(own), tuple(allow))

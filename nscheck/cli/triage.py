@@ -71,21 +71,18 @@ def triage_cmd(
         raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
     when = _parse_when(collected_at) if collected_at else None
 
+    from nscheck.inputs import InputError, load_triage_inputs
     from nscheck.paths import signatures_dir
-    from nscheck.signatures import SignatureError
-    from nscheck.signatures.triage import load
     from nscheck.triage.context import TriageOptions
     from nscheck.triage.runner import triage
 
     sigdir = signatures_dir(signatures)
     try:
-        rules = load(sigdir)
-    except SignatureError as e:
-        typer.echo(f"nscheck triage: signature error: {e}", err=True)
-        raise typer.Exit(ExitCode.USAGE) from None
-    except ExceptionGroup as eg:
-        for e in eg.exceptions:
-            typer.echo(f"nscheck triage: signature error: {e}", err=True)
+        # Triage rules and bulletins, validated before the first artefact is read (exit 64).
+        rules = load_triage_inputs(sigdir).rules
+    except InputError as e:
+        for m in e.problems:
+            typer.echo(f"nscheck triage: signature error: {m}", err=True)
         raise typer.Exit(ExitCode.USAGE) from None
     opts = TriageOptions(state=state, paths=tuple(paths), name=name, format=fmt, output_dir=output_dir, jsonl=jsonl, fail_on=fail_on,
                          fail_on_unknown=fail_on_unknown, collected_at=when, recent_days=recent_days,

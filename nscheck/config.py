@@ -37,6 +37,8 @@ PARAM_OF: dict[str, str] = {"format": "fmt", "indicators": "no_indicators", "inp
 REFUSED = {"config": "a config file cannot name another config file", "extra": "internal field",
            "nitro_password": "never put a password here: use nitro-password-file (mode 0600), "
                              "$NSCHECK_NITRO_PASSWORD or nitro-credentials"}
+# Keys of other commands that share the file (`nscheck signatures update --config`): not scan flags.
+OTHER_COMMANDS = {"signatures_url", "trusted_keys"}
 PATH_FIELDS = {
     "state", "lock", "suppressions", "jsonl", "csv", "html", "output_dir", "signatures", "ca_file",
     "input_files", "exclude_files", "allow_origin_files", "nitro_password_file", "nitro_credentials",
@@ -89,6 +91,8 @@ def load(path: str | Path) -> dict[str, Any]:
                 continue
             name, value = "indicators", not value
         name = ALIASES.get(name, name)
+        if name in OTHER_COMMANDS:
+            continue
         if name in REFUSED:
             errors.append(f"{p}: {key}: not allowed here ({REFUSED[name]})")
             continue

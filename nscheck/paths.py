@@ -17,14 +17,24 @@ def _first_existing(*cands: Path) -> Path:
     return cands[0]
 
 
+def shipped_signatures_dir() -> Path:
+    """The set that came with this nscheck: the wheel copy, else the source checkout's."""
+    return _first_existing(_PKG / "_signatures", _PKG.parent / "signatures")
+
+
 def signatures_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """``--signatures DIR`` wins, then $NSCHECK_SIGNATURES, then the wheel copy, then the checkout."""
+    """``--signatures DIR`` wins, then $NSCHECK_SIGNATURES, then the newest of the verified set
+    activated by ``nscheck signatures update`` and the shipped set (resolved once per process, so
+    a run keeps the set it started with)."""
     if override:
         return Path(override)
     env = os.environ.get(ENV_SIGNATURES)
     if env:
         return Path(env)
-    return _first_existing(_PKG / "_signatures", _PKG.parent / "signatures")
+    from nscheck.feed import store
+    from nscheck.feed.update import pinned
+
+    return Path(pinned(str(store.data_dir()), str(shipped_signatures_dir())))
 
 
 def schemas_dir() -> Path:

@@ -429,7 +429,7 @@ def run(opts: ScanOptions) -> int:
     from nscheck.report.exitcodes import ExitTally
     from nscheck.state.cron import QuietSink, SetupError, scheduled, with_signals
 
-    stale = check_signature_age(opts.signatures_path, opts.max_signature_age)
+    stale = check_signature_age(opts.signatures_path, opts.max_signature_age, quiet=opts.quiet)
     if stale is not None:
         return stale
     keep = ExitTally()  # only what the exit code needs, not every result (memory at 5000+ hosts)

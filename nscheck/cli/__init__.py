@@ -27,6 +27,16 @@ app = typer.Typer(
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"nscheck {__version__}")
+        from nscheck.paths import signatures_dir
+
+        try:
+            from nscheck.report.exitcodes import signatures_meta
+
+            meta = signatures_meta(signatures_dir(None))
+            typer.echo(f"signatures {meta.get('signatures_version') or '?'} "
+                       f"(dated {meta.get('signatures_date') or '?'}; nscheck signatures status for details)")
+        except Exception:  # --version must answer even with a broken data directory
+            typer.echo("signatures: unreadable (nscheck signatures status)")
         raise typer.Exit(0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -148,3 +149,177 @@ def roles_cmd(signatures: str = typer.Option(None, "--signatures", help=_SIG_HEL
     sigs = load_signatures_or_exit(signatures, "signatures roles")
     for name, desc in sigs.manifest.roles.items():
         typer.echo(f"{name:<18} {desc}")
+
+
+# -- the feed: update / status / rollback ---------------------------------------------------------
+# Exit codes of these three: 0 done (or already current); 64 usage (no source, http:// URL, bad
+# key file); 65 bundle refused (signature, key, manifest, layout, lint, downgrade, needs a newer
+# nscheck, oversized); 73 the data directory cannot be written; 75 try again later (download
+# failed or cut short, another update holds the lock). A refusal never changes the active set.
+EXIT_REFUSED, EXIT_CANTCREAT, EXIT_TEMPFAIL = 65, 73, 75
+
+
+def _feed_config(config: str | None) -> dict[str, object]:
+    """``signatures-url`` and ``trusted-keys`` from a ``--config`` TOML (top level or [scan])."""
+    if not config:
+        return {}
+    import tomllib
+
+    p = Path(config)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        typer.echo(f"nscheck signatures update: {p}: {e}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    if isinstance(raw.get("scan"), dict):
+        raw = {**raw, **raw["scan"]}
+    out: dict[str, object] = {}
+    for key in ("signatures_url", "trusted_keys"):
+        val = raw.get(key, raw.get(key.replace("_", "-")))
+        if val is not None:
+            if key == "trusted_keys":
+                items = [val] if isinstance(val, str) else val
+                if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                    typer.echo(f"nscheck signatures update: {p}: trusted-keys: expected a list of paths", err=True)
+                    raise typer.Exit(EXIT_USAGE)
+                val = [str(p.parent / Path(i).expanduser()) for i in items]
+            elif not isinstance(val, str):
+                typer.echo(f"nscheck signatures update: {p}: signatures-url: expected a string", err=True)
+                raise typer.Exit(EXIT_USAGE)
+            out[key] = val
+    return out
+
+
+def _describe(info: object) -> str:
+    from nscheck.feed.store import SetInfo
+
+    assert isinstance(info, SetInfo)
+    age = info.age_days()
+    return f"{info.version} (dated {info.date or '?'}{f', {age} days old' if age is not None else ''})"
+
+
+@signatures_app.command("update")
+def update_cmd(
+    source: str = typer.Option(None, "--from", metavar="URL|FILE",
+                               help="Bundle to install: an https:// URL or a local file (air-gapped sites). "
+                                    "Default: $NSCHECK_SIGNATURES_URL, else signatures-url in --config."),
+    config: str = typer.Option(None, "--config", metavar="FILE", help="TOML with signatures-url / trusted-keys."),
+    allow_downgrade: bool = typer.Option(False, "--allow-downgrade", help="Install a set older than the active one."),
+    trusted_key: list[str] = typer.Option([], "--trusted-key", metavar="FILE",
+                                          help="Also trust this Ed25519 public key (PEM); repeatable."),
+    ca: str = typer.Option(None, "--ca", metavar="FILE", help="CA bundle for the feed's TLS certificate."),
+    timeout: float = typer.Option(30.0, "--timeout", metavar="SECONDS", min=0.1, help="Download timeout."),
+) -> None:
+    """Fetch a signed signature bundle, verify it, lint it, and switch to it atomically."""
+    from nscheck.feed.bundle import BundleError, Refusal
+    from nscheck.feed.keys import KeyError_
+    from nscheck.feed.store import StoreError
+    from nscheck.feed.update import ENV_URL, SourceError, update
+    from nscheck.paths import shipped_signatures_dir
+
+    cfg = _feed_config(config)
+    src = source or os.environ.get(ENV_URL) or cfg.get("signatures_url")
+    if not src:
+        typer.echo("nscheck signatures update: no bundle given: use --from URL|FILE, $NSCHECK_SIGNATURES_URL "
+                   "or signatures-url in --config (there is no built-in feed address)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    keys = [*trusted_key, *(cfg.get("trusted_keys") or [])]  # type: ignore[misc]
+    try:
+        res = update(str(src), shipped_signatures_dir(), allow_downgrade=allow_downgrade, trusted=keys,
+                     ca_file=ca, timeout=timeout)
+    except KeyError_ as e:
+        typer.echo(f"nscheck signatures update: {e}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except SourceError as e:
+        typer.echo(f"nscheck signatures update: {e}", err=True)
+        code = {"usage": EXIT_USAGE, "oversized": EXIT_REFUSED}.get(e.kind, EXIT_TEMPFAIL)
+        if code != EXIT_USAGE:
+            typer.echo("nscheck signatures update: the active set is unchanged", err=True)
+        raise typer.Exit(code) from None
+    except BundleError as e:
+        typer.echo(f"nscheck signatures update: refused: {e}", err=True)
+        typer.echo("nscheck signatures update: the active set is unchanged", err=True)
+        raise typer.Exit(EXIT_TEMPFAIL if e.reason is Refusal.TRUNCATED else EXIT_REFUSED) from None
+    except StoreError as e:
+        typer.echo(f"nscheck signatures update: {e}", err=True)
+        raise typer.Exit(EXIT_TEMPFAIL if "holds" in str(e) else EXIT_CANTCREAT) from None
+    except OSError as e:
+        typer.echo(f"nscheck signatures update: cannot write the signature store: {e.strerror or e}", err=True)
+        raise typer.Exit(EXIT_CANTCREAT) from None
+    if res.unchanged:
+        typer.echo(f"signature set {_describe(res.activated)} is already active")
+    else:
+        a = res.activated
+        typer.echo(f"activated signature set {_describe(a)}, signed by key {a.key_id} ({a.key_source})")
+        typer.echo(f"previous: {_describe(res.previous) if res.previous else 'the set shipped with nscheck'}"
+                   " (nscheck signatures rollback returns to it)")
+    raise typer.Exit(EXIT_OK)
+
+
+@signatures_app.command("status")
+def status_cmd(
+    fmt: str = typer.Option("text", "--format", "-f", metavar="text|json", help="text or json."),
+) -> None:
+    """The active signature set: version, date, age, source, bundle digest, signing key; the previous set."""
+    import json
+
+    from nscheck.feed import store
+    from nscheck.feed.update import effective, shipped
+    from nscheck.paths import ENV_SIGNATURES, shipped_signatures_dir
+
+    if fmt not in ("text", "json"):
+        typer.echo("nscheck signatures status: --format is text or json", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    ship_dir = shipped_signatures_dir()
+    act, ship = effective(ship_dir), shipped(ship_dir)
+    try:
+        stored, prev = store.active(), store.previous()
+    except store.StoreError as e:
+        typer.echo(f"nscheck signatures status: {e}", err=True)
+        raise typer.Exit(EXIT_CANTCREAT) from None
+    override = os.environ.get(ENV_SIGNATURES)
+    if fmt == "json":
+        doc = {"active": act.to_dict() | {"age_days": act.age_days()} if act else None,
+               "previous": prev.to_dict() if prev else None, "shipped": ship.to_dict() if ship else None,
+               "store": str(store.root()), "override": override}
+        typer.echo(json.dumps(doc, indent=2))
+        raise typer.Exit(EXIT_OK)
+    if act is None:
+        typer.echo("no signature set found", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    lines = [f"active:    {_describe(act)}", f"source:    {act.source}", f"path:      {act.path}"]
+    if act.digest:
+        lines.append(f"digest:    sha256:{act.digest}")
+        lines.append(f"signed by: key {act.key_id} ({act.key_source})")
+    if act.installed_at:
+        lines.append(f"installed: {act.installed_at}")
+    if stored is not None and act.path != stored.path:
+        lines.append(f"note:      the shipped set is newer than the downloaded {stored.version}, so it is used")
+    lines.append(f"previous:  {_describe(prev) + ' from ' + prev.source if prev else 'none (rollback returns to the shipped set)' if stored else 'none'}")
+    lines.append(f"store:     {store.root()}")
+    if override:
+        lines.append(f"override:  ${ENV_SIGNATURES}={override} (commands use that directory instead)")
+    typer.echo("\n".join(lines))
+    raise typer.Exit(EXIT_OK)
+
+
+@signatures_app.command("rollback")
+def rollback_cmd() -> None:
+    """Return to the previously active signature set (or to the shipped one)."""
+    from nscheck.feed import store
+    from nscheck.feed.update import effective, pinned
+    from nscheck.paths import shipped_signatures_dir
+
+    try:
+        with store.locked():
+            now, before = store.rollback()
+    except store.StoreError as e:
+        typer.echo(f"nscheck signatures rollback: {e}", err=True)
+        raise typer.Exit(EXIT_TEMPFAIL if "holds" in str(e) else EXIT_USAGE) from None
+    pinned.cache_clear()
+    eff = effective(shipped_signatures_dir())
+    typer.echo(f"active: {_describe(eff) if eff else '?'} ({eff.source if eff else ''}); "
+               f"previous: {_describe(before) if before else 'the shipped set'}")
+    if now is not None and eff is not None and eff.path != now.path:
+        typer.echo(f"note: the shipped set {eff.version} is newer than {now.version}, so scans use it", err=True)
+    raise typer.Exit(EXIT_OK)

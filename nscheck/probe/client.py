@@ -29,7 +29,8 @@ from nscheck.options import ScanOptions
 from nscheck.probe.types import HttpResponse
 from nscheck.targets import Target
 
-__all__ = ["HostFetcher", "NitroFetcher", "ProbeClient", "build_ssl_context", "parse_certificate"]
+__all__ = ["DownloadError", "HostFetcher", "NitroFetcher", "ProbeClient", "build_ssl_context", "download",
+           "parse_certificate"]
 
 ALLOWED_METHODS = frozenset({"GET", "HEAD"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -652,3 +653,56 @@ def _replace(r: HttpResponse, **changes: Any) -> HttpResponse:
 def no_answer(responses: Sequence[HttpResponse]) -> bool:
     """True when no request got any answer and every failure was DNS/refused/connect timeout."""
     return bool(responses) and all(r.status is None and r.error_kind in _NO_ANSWER_KINDS for r in responses)
+
+
+class DownloadError(Exception):
+    """A download that did not bring a whole file: ``kind`` is ``refused`` (not https, a
+    redirect off https), ``unavailable`` (network, TLS, HTTP status), ``oversized`` or
+    ``truncated`` (the connection ended before the announced or complete body)."""
+
+    def __init__(self, kind: str, message: str):
+        self.kind = kind
+        super().__init__(message)
+
+
+def download(url: str, *, max_bytes: int, timeout: float = 30.0, ca_file: str | None = None,
+             max_redirects: int = 5) -> bytes:
+    """GET ``url`` (https only, certificate verified, redirects only to https) into memory, at
+    most ``max_bytes``. For the signature feed: unlike the appliance probes this is a server the
+    user trusts, so TLS is verified against the system store (or ``ca_file``)."""
+    ctx = ssl.create_default_context(cafile=ca_file)
+    with httpx.Client(verify=ctx, timeout=timeout, follow_redirects=False) as client:
+        for _ in range(max_redirects + 1):
+            if urlsplit(url).scheme != "https":
+                raise DownloadError("refused", f"{_mask(url)}: only https:// URLs are fetched")
+            try:
+                with client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as r:
+                    if r.status_code in _REDIRECTS and "location" in r.headers:
+                        url = urljoin(url, r.headers["location"])
+                        continue
+                    if r.status_code != 200:
+                        raise DownloadError("unavailable", f"{_mask(url)}: HTTP {r.status_code}")
+                    declared = r.headers.get("content-length")
+                    if declared and declared.isdigit() and int(declared) > max_bytes:
+                        raise DownloadError("oversized", f"{_mask(url)}: {declared} bytes announced (limit {max_bytes})")
+                    buf = bytearray()
+                    for chunk in r.iter_raw():
+                        buf += chunk
+                        if len(buf) > max_bytes:
+                            raise DownloadError("oversized", f"{_mask(url)}: more than {max_bytes} bytes")
+                    if declared and declared.isdigit() and len(buf) != int(declared):
+                        raise DownloadError("truncated", f"{_mask(url)}: {len(buf)} of {declared} bytes")
+                    return bytes(buf)
+            except httpx.RemoteProtocolError as e:
+                raise DownloadError("truncated", f"{_mask(url)}: connection ended early ({e})") from None
+            except httpx.HTTPError as e:
+                raise DownloadError("unavailable", f"{_mask(url)}: {type(e).__name__}: {e}") from None
+    raise DownloadError("refused", f"{_mask(url)}: more than {max_redirects} redirects")
+
+
+def _mask(url: str) -> str:
+    """The URL without userinfo, for messages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()

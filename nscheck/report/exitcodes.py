@@ -109,9 +109,10 @@ def signatures_date(signatures_dir: str | Path) -> dt.date | None:
 
 
 def check_signature_age(signatures_dir: str | Path, max_age_days: int | None, *, today: dt.date | None = None,
-                        err: TextIO | None = None) -> ExitCode | None:
-    """Warn on stderr when the set is older than 30 days; return 69 when older than
-    ``max_age_days`` (or undated while a maximum is set), else None."""
+                        err: TextIO | None = None, quiet: bool = False) -> ExitCode | None:
+    """Warn on stderr when the set is older than 30 days (under ``quiet`` only when it is also
+    older than ``max_age_days``); return 69 when older than ``max_age_days`` (or undated while a
+    maximum is set), else None."""
     err = err or sys.stderr
     today = today or dt.datetime.now(dt.UTC).date()
     date = signatures_date(signatures_dir)
@@ -121,10 +122,11 @@ def check_signature_age(signatures_dir: str | Path, max_age_days: int | None, *,
             return ExitCode.SIGNATURES_STALE
         return None
     age = (today - date).days
-    if age > WARN_AGE_DAYS:
+    over_max = max_age_days is not None and age > max_age_days
+    if age > WARN_AGE_DAYS and (not quiet or over_max):
         err.write(f"nscheck: warning: signature set is {age} days old (dated {date.isoformat()}); "
-                  "update it: newer bulletins are not checked\n")
-    if max_age_days is not None and age > max_age_days:
+                  "newer bulletins are not checked: run `nscheck signatures update`\n")
+    if over_max:
         err.write(f"nscheck: signature set older than --max-signature-age {max_age_days} days: exit 69\n")
         return ExitCode.SIGNATURES_STALE
     return None

@@ -16,11 +16,13 @@ class ExitCode(IntEnum):
     FINDINGS = 1  # findings at or above --fail-on
     UNKNOWN = 2  # with --fail-on-unknown: a host is unknown / unreachable, or a check failed
     USAGE = 64  # EX_USAGE: bad flag or value, bad config, broken rule file, nothing to scan
+    DATAERR = 65  # EX_DATAERR: signatures update refused a bundle (the active set is unchanged)
     NOINPUT = 66  # EX_NOINPUT: an input path does not exist
     SIGNATURES_STALE = 69  # EX_UNAVAILABLE: signature set older than --max-signature-age
     SOFTWARE = 70  # EX_SOFTWARE: an internal error (a bug)
     CANTCREAT = 73  # EX_CANTCREAT: an output path cannot be written
     LOCKED = 75  # EX_TEMPFAIL: another run holds --lock; try again later
+    TEMPFAIL = 75  # alias: signatures update could not fetch (network, cut short); try again later
     SIGINT = 130  # 128 + SIGINT: interrupted, finished hosts kept, run marked partial
     SIGTERM = 143  # 128 + SIGTERM: likewise
 
@@ -35,11 +37,13 @@ _MEANING: dict[ExitCode, str] = {
                        "assessments)",
     ExitCode.UNKNOWN: "with --fail-on-unknown: a host is unknown or unreachable, or a check could not run",
     ExitCode.USAGE: "usage error: bad flag or value, bad config or rule file, nothing to scan",
+    ExitCode.DATAERR: "signatures update refused the bundle (signature, key, manifest, lint, downgrade); "
+                      "the active set is unchanged",
     ExitCode.NOINPUT: "an input path does not exist",
     ExitCode.SIGNATURES_STALE: "signature set older than --max-signature-age days",
     ExitCode.SOFTWARE: "internal error (a bug)",
     ExitCode.CANTCREAT: "an output path cannot be written",
-    ExitCode.LOCKED: "another run holds --lock",
+    ExitCode.LOCKED: "another run holds --lock (or: signatures update could not fetch; try again later)",
     ExitCode.SIGINT: "interrupted by SIGINT: finished hosts kept, run marked partial",
     ExitCode.SIGTERM: "interrupted by SIGTERM: finished hosts kept, run marked partial",
 }

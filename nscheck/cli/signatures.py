@@ -156,7 +156,6 @@ def roles_cmd(signatures: str = typer.Option(None, "--signatures", help=_SIG_HEL
 # key file); 65 bundle refused (signature, key, manifest, layout, lint, downgrade, needs a newer
 # nscheck, oversized); 73 the data directory cannot be written; 75 try again later (download
 # failed or cut short, another update holds the lock). A refusal never changes the active set.
-EXIT_REFUSED, EXIT_CANTCREAT, EXIT_TEMPFAIL = 65, 73, 75
 
 
 def _feed_config(config: str | None) -> dict[str, object]:
@@ -170,7 +169,7 @@ def _feed_config(config: str | None) -> dict[str, object]:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         typer.echo(f"nscheck signatures update: {p}: {e}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     if isinstance(raw.get("scan"), dict):
         raw = {**raw, **raw["scan"]}
     out: dict[str, object] = {}
@@ -181,11 +180,11 @@ def _feed_config(config: str | None) -> dict[str, object]:
                 items = [val] if isinstance(val, str) else val
                 if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
                     typer.echo(f"nscheck signatures update: {p}: trusted-keys: expected a list of paths", err=True)
-                    raise typer.Exit(EXIT_USAGE)
+                    raise typer.Exit(ExitCode.USAGE)
                 val = [str(p.parent / Path(i).expanduser()) for i in items]
             elif not isinstance(val, str):
                 typer.echo(f"nscheck signatures update: {p}: signatures-url: expected a string", err=True)
-                raise typer.Exit(EXIT_USAGE)
+                raise typer.Exit(ExitCode.USAGE)
             out[key] = val
     return out
 
@@ -222,30 +221,30 @@ def update_cmd(
     if not src:
         typer.echo("nscheck signatures update: no bundle given: use --from URL|FILE, $NSCHECK_SIGNATURES_URL "
                    "or signatures-url in --config (there is no built-in feed address)", err=True)
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
     keys = [*trusted_key, *(cfg.get("trusted_keys") or [])]  # type: ignore[misc]
     try:
         res = update(str(src), shipped_signatures_dir(), allow_downgrade=allow_downgrade, trusted=keys,
                      ca_file=ca, timeout=timeout)
     except KeyError_ as e:
         typer.echo(f"nscheck signatures update: {e}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     except SourceError as e:
         typer.echo(f"nscheck signatures update: {e}", err=True)
-        code = {"usage": EXIT_USAGE, "oversized": EXIT_REFUSED}.get(e.kind, EXIT_TEMPFAIL)
-        if code != EXIT_USAGE:
+        code = {"usage": ExitCode.USAGE, "oversized": ExitCode.DATAERR}.get(e.kind, ExitCode.TEMPFAIL)
+        if code != ExitCode.USAGE:
             typer.echo("nscheck signatures update: the active set is unchanged", err=True)
         raise typer.Exit(code) from None
     except BundleError as e:
         typer.echo(f"nscheck signatures update: refused: {e}", err=True)
         typer.echo("nscheck signatures update: the active set is unchanged", err=True)
-        raise typer.Exit(EXIT_TEMPFAIL if e.reason is Refusal.TRUNCATED else EXIT_REFUSED) from None
+        raise typer.Exit(ExitCode.TEMPFAIL if e.reason is Refusal.TRUNCATED else ExitCode.DATAERR) from None
     except StoreError as e:
         typer.echo(f"nscheck signatures update: {e}", err=True)
-        raise typer.Exit(EXIT_TEMPFAIL if "holds" in str(e) else EXIT_CANTCREAT) from None
+        raise typer.Exit(ExitCode.TEMPFAIL if "holds" in str(e) else ExitCode.CANTCREAT) from None
     except OSError as e:
         typer.echo(f"nscheck signatures update: cannot write the signature store: {e.strerror or e}", err=True)
-        raise typer.Exit(EXIT_CANTCREAT) from None
+        raise typer.Exit(ExitCode.CANTCREAT) from None
     if res.unchanged:
         typer.echo(f"signature set {_describe(res.activated)} is already active")
     else:
@@ -253,7 +252,7 @@ def update_cmd(
         typer.echo(f"activated signature set {_describe(a)}, signed by key {a.key_id} ({a.key_source})")
         typer.echo(f"previous: {_describe(res.previous) if res.previous else 'the set shipped with nscheck'}"
                    " (nscheck signatures rollback returns to it)")
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)
 
 
 @signatures_app.command("status")
@@ -269,24 +268,24 @@ def status_cmd(
 
     if fmt not in ("text", "json"):
         typer.echo("nscheck signatures status: --format is text or json", err=True)
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
     ship_dir = shipped_signatures_dir()
     act, ship = effective(ship_dir), shipped(ship_dir)
     try:
         stored, prev = store.active(), store.previous()
     except store.StoreError as e:
         typer.echo(f"nscheck signatures status: {e}", err=True)
-        raise typer.Exit(EXIT_CANTCREAT) from None
+        raise typer.Exit(ExitCode.CANTCREAT) from None
     override = os.environ.get(ENV_SIGNATURES)
     if fmt == "json":
         doc = {"active": act.to_dict() | {"age_days": act.age_days()} if act else None,
                "previous": prev.to_dict() if prev else None, "shipped": ship.to_dict() if ship else None,
                "store": str(store.root()), "override": override}
         typer.echo(json.dumps(doc, indent=2))
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(ExitCode.OK)
     if act is None:
         typer.echo("no signature set found", err=True)
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
     lines = [f"active:    {_describe(act)}", f"source:    {act.source}", f"path:      {act.path}"]
     if act.digest:
         lines.append(f"digest:    sha256:{act.digest}")
@@ -300,7 +299,7 @@ def status_cmd(
     if override:
         lines.append(f"override:  ${ENV_SIGNATURES}={override} (commands use that directory instead)")
     typer.echo("\n".join(lines))
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)
 
 
 @signatures_app.command("rollback")
@@ -315,11 +314,11 @@ def rollback_cmd() -> None:
             now, before = store.rollback()
     except store.StoreError as e:
         typer.echo(f"nscheck signatures rollback: {e}", err=True)
-        raise typer.Exit(EXIT_TEMPFAIL if "holds" in str(e) else EXIT_USAGE) from None
+        raise typer.Exit(ExitCode.TEMPFAIL if "holds" in str(e) else ExitCode.USAGE) from None
     pinned.cache_clear()
     eff = effective(shipped_signatures_dir())
     typer.echo(f"active: {_describe(eff) if eff else '?'} ({eff.source if eff else ''}); "
                f"previous: {_describe(before) if before else 'the shipped set'}")
     if now is not None and eff is not None and eff.path != now.path:
         typer.echo(f"note: the shipped set {eff.version} is newer than {now.version}, so scans use it", err=True)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(ExitCode.OK)

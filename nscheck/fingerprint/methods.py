@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from nscheck.build import Build, BuildError, parse_build
@@ -514,18 +514,65 @@ def check_last_modified(obs: Observations, tables: FingerprintTables) -> Outcome
 
 # -- build: EPA plug-ins ------------------------------------------------------------------------
 
-_PLUGIN_TAG = re.compile(r"<plugin\b[^>]*>", re.I)
-_ATTR = re.compile(r"""([A-Za-z_:][\w:.-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+# Hand-written scanners, not regexes: the server chooses this text, and an attribute regex over
+# "<plugin " + 64 KiB of name characters backtracks quadratically (it ran for seconds inside the
+# event loop and every other host of the scan hit its deadline). Each character is looked at a
+# bounded number of times.
+_NAME = re.compile(r"[A-Za-z_:][\w:.-]*")
+
+
+def _plugin_tags(text: str) -> Iterator[str]:
+    """The ``<plugin ...>`` tags of ``text``, in order (case-insensitive, like ``<plugin\\b[^>]*>``)."""
+    low = text.lower()
+    pos = 0
+    while True:
+        start = low.find("<plugin", pos)
+        if start < 0:
+            return
+        after = start + 7
+        if after < len(low) and (low[after].isalnum() or low[after] == "_"):
+            pos = after  # "<plugins>" is another tag
+            continue
+        end = low.find(">", after)
+        if end < 0:
+            return  # no tag closes after this point: nothing more to find
+        yield text[start:end + 1]
+        pos = end + 1
+
+
+def _tag_attrs(tag: str) -> dict[str, str]:
+    """Quoted attributes of one tag (names lower-cased; the last of a repeated name wins)."""
+    attrs: dict[str, str] = {}
+    i, n = 0, len(tag)
+    while i < n:
+        m = _NAME.match(tag, i)  # anchored, greedy, never fails after consuming: no backtracking
+        if m is None:
+            i += 1
+            continue
+        name, i = m.group().lower(), m.end()
+        while i < n and tag[i].isspace():
+            i += 1
+        if i >= n or tag[i] != "=":
+            continue
+        i += 1
+        while i < n and tag[i].isspace():
+            i += 1
+        if i < n and tag[i] in "\"'":
+            close = tag.find(tag[i], i + 1)
+            if close < 0:
+                break  # an unterminated quote runs to the end of the tag
+            attrs[name] = tag[i + 1:close]
+            i = close + 1
+    return attrs
 
 
 def _epa_plugin(text: str) -> tuple[str, str] | None:
     """(name, version) of the first "NetScaler Gateway EPA plug-in" entry; attributes in any
     order and either quote (BLS and securekomodo read the same <plugin name= version=> tags)."""
-    for tag in _PLUGIN_TAG.finditer(text):
-        attrs = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-                 for m in _ATTR.finditer(tag.group(0))}
+    for tag in _plugin_tags(text):
+        attrs = _tag_attrs(tag)
         name, version = attrs.get("name", ""), attrs.get("version", "")
-        if re.match(r"(?i)netscaler gateway epa plug-in", name) and version:
+        if name.lower().startswith("netscaler gateway epa plug-in") and version:
             return name, version
     return None
 

@@ -57,7 +57,8 @@ class Profile:
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # Options (all optional): rdx (auto|zeroed|stamp|absent), customised (org name), regzip,
     # compromised, theme_fonts (clean customised theme), webshell_path, host (bind address),
-    # cache_via (Via: NS-CACHE header on static files, default True), netscaler (catchall only).
+    # cache_via (Via: NS-CACHE header on static files, default True), netscaler (catchall only),
+    # pluginlist_body (served verbatim as /vpn/pluginlist.xml: hostile-content tests).
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

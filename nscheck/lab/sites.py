@@ -215,7 +215,9 @@ class NetScalerSite(Site):
             if path == RDX_PATH:
                 return self._rdx()
             if path == "/vpn/pluginlist.xml" and "gateway" in self.roles:
-                data = c.pluginlist_xml(f)
+                # "pluginlist_body": what a hostile appliance serves instead (tests of linear parsing)
+                body = self.profile.opt("pluginlist_body")
+                data = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else c.pluginlist_xml(f)
                 return Response(200, self._static_headers(len(data), f.last_modified, "text/xml"), data, ranges=True)
             if path == NSEPA_PATH and "gateway" in self.roles and f.epa_size is not None:
                 return self._nsepa()

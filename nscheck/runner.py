@@ -133,7 +133,9 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
     except TimeoutError:
         error_override = f"host deadline ({opts.host_deadline:g}s) reached"
     except Exception as e:  # one bad host never hurts the scan
-        error_override = f"internal error: {type(e).__name__}: {e}"
+        from nscheck.safetext import mask_userinfo
+
+        error_override = mask_userinfo(f"internal error: {type(e).__name__}: {e}")
     finally:
         # The host is done: free its connections now rather than leave them idle in a pool.
         aclose = getattr(fetcher, "aclose", None)
@@ -175,10 +177,17 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
             else:
                 extra["nitro"] = {"address": read.address, "status": read.status, "notes": list(read.notes),
                                   "requests_sent": read.requests_sent}
+    url = target.url
+    if getattr(fetcher, "plain_http", False):
+        # an https target read over plain http: the report shows the scheme really used, and says so
+        url = str(fetcher.base_url)  # type: ignore[union-attr]
+        skipped.insert(0, Skipped("tls", f"{target.url} answered the TLS ClientHello in plain HTTP: the host was read "
+                                  f"over {url} without TLS (no certificate, no transport security; no -H header was "
+                                  "sent over it; --verify, --ca or -H forbid this fallback)"))
     return HostResult(
         target=target.raw,
         status=status,
-        url=target.url,
+        url=url,
         error=reason,
         product=product,
         build=build,

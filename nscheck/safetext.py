@@ -21,3 +21,13 @@ def _esc(m: re.Match[str]) -> str:
 def escape_undecodable(value: str) -> str:
     """``value`` with every lone surrogate replaced by a printable escape (identity otherwise)."""
     return _SURROGATE.sub(_esc, value) if _SURROGATE.search(value) else value
+
+
+# scheme://user:password@host -> scheme://***@host. Linear: each candidate starts right after
+# "://" and the run it scans stops at the first "/", "@" or blank.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
+
+
+def mask_userinfo(text: str) -> str:
+    """``text`` with the userinfo (user name and password) of every URL in it replaced by ``***``."""
+    return _USERINFO.sub(r"\1***@", text) if "@" in text else text

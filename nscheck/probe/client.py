@@ -20,13 +20,14 @@ import warnings
 import zlib
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from nscheck.model import Certificate
 from nscheck.options import ScanOptions
-from nscheck.probe.types import HttpResponse
+from nscheck.probe.types import PROXY_ERROR, HttpResponse
+from nscheck.safetext import mask_userinfo
 from nscheck.targets import Target
 
 __all__ = ["DownloadError", "HostFetcher", "NitroFetcher", "ProbeClient", "build_ssl_context", "download",
@@ -115,7 +116,21 @@ def _is_default_netscaler(cn: str, ou: str, org: str) -> bool:
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
-    """(error_kind, reason) for a failed request, said plainly."""
+    """(error_kind, reason) for a failed request, said plainly (URL passwords masked)."""
+    kind, reason = _classify_raw(exc)
+    return kind, mask_userinfo(reason)
+
+
+def _without_userinfo(url: str) -> str:
+    """A redirect to ``http://user@host/`` would make httpx send Basic auth built from the
+    server's own userinfo: requests never carry userinfo."""
+    p = urlsplit(url)
+    if "@" not in p.netloc:
+        return url
+    return urlunsplit(p._replace(netloc=p.netloc.rsplit("@", 1)[1]))
+
+
+def _classify_raw(exc: BaseException) -> tuple[str, str]:
     chain: list[BaseException] = []
     e: BaseException | None = exc
     while e is not None and len(chain) < 8:
@@ -128,7 +143,8 @@ def _classify(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, httpx.ConnectTimeout):
         return "connect_timeout", "connect timeout"
     if isinstance(exc, httpx.ProxyError):
-        return "connect", f"proxy error: {text[:200]}"
+        # the proxy refused (407, 403, 502 to CONNECT): our own setup failed, not the host
+        return "proxy", f"{PROXY_ERROR}: {text[:200]}"
     if isinstance(exc, httpx.ConnectError) or (isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)):
         if any(isinstance(x, ssl.SSLError) for x in chain) or "ssl" in low or "tls" in low or "handshake" in low:
             return "tls", f"TLS handshake failed: {text[:200]}"
@@ -185,6 +201,11 @@ class ProbeClient:
         self._ssl: ssl.SSLContext | None = None
         self._host_clients: set[httpx.AsyncClient] = set()
         self.base_headers = self._headers(opts)
+        # -H lines are the user's (often credentials): never sent over a plain-http fallback
+        self.user_header_names = frozenset(h.partition(":")[0].strip().lower() for h in opts.headers)
+        # With --verify/--ca (the user relies on TLS) or any -H header (possibly a credential), an
+        # https target that answers in plain HTTP is an error, never re-read over http.
+        self.no_downgrade = bool(opts.verify or opts.ca_file or opts.headers)
         # IP/CIDR exclusions also apply to what a host *name* resolves to (checked before the
         # first connection to that host; bad entries were already reported by the runner).
         from nscheck.targets import load_exclusions
@@ -215,11 +236,14 @@ class ProbeClient:
             try:
                 c = httpx.AsyncClient(proxy=opts.proxy, verify=ctx, trust_env=False)
             except (ValueError, ImportError, httpx.InvalidURL) as e:
-                raise ValueError(f"cannot use --proxy {opts.proxy}: {e}") from None
+                raise ValueError(mask_userinfo(f"cannot use --proxy {opts.proxy}: {e}")) from None
             del c  # never opened a connection; nothing to close
 
-    def request_headers(self, *, raw: bool = False, byte_range: tuple[int, int] | None = None) -> dict[str, str]:
+    def request_headers(self, *, raw: bool = False, byte_range: tuple[int, int] | None = None,
+                        user: bool = True) -> dict[str, str]:
         h = dict(self.base_headers)
+        if not user:
+            h = {k: v for k, v in h.items() if k.lower() not in self.user_header_names}
         if raw:
             h["Accept-Encoding"] = "identity"  # keep the .gz header bytes as served
         if byte_range is not None:
@@ -384,13 +408,19 @@ class HostFetcher:
         scheme, host, _port = o
         return scheme == "https" and host == self._origin[1] and any(x[0] == "http" for x in self._origins)
 
+    def _answered_plain(self, r: HttpResponse, url: str, followed: list[str]) -> bool:
+        """The first request of an https target failed because the port speaks plain HTTP."""
+        if self._plain_tried or self.responses or followed or r.status is not None or r.error_kind != "tls":
+            return False
+        return url.startswith("https://") and any(s in (r.error or "").lower() for s in _PLAIN_HTTP_SIGNS)
+
     def _plain_http_instead(self, r: HttpResponse, url: str, followed: list[str]) -> bool:
         """The first request of an https target failed because the port speaks plain HTTP (a
         port-80 vserver given as host:80, an HTTP service on 8080): retry it, and the host's
-        later requests, over http on the same host and port. Only once, only on that error."""
-        if self._plain_tried or self.responses or followed or r.status is not None or r.error_kind != "tls":
-            return False
-        if not url.startswith("https://") or not any(s in (r.error or "").lower() for s in _PLAIN_HTTP_SIGNS):
+        later requests, over http on the same host and port. Only once, only on that error, and
+        never with --verify/--ca/-H (see ``ProbeClient.no_downgrade``); user headers are never
+        sent over it."""
+        if not self._answered_plain(r, url, followed) or self.client.no_downgrade:
             return False
         self._plain_tried = True
         p = urlsplit(url)
@@ -428,7 +458,7 @@ class HostFetcher:
     ) -> HttpResponse:
         if method not in ALLOWED_METHODS:  # Principle 1: nothing but GET and HEAD, ever
             raise ValueError(f"method {method} is not allowed")
-        url = self.url_for(path)
+        url = _without_userinfo(self.url_for(path))
         if self._origin_of(url) not in self._origins:
             return HttpResponse(method, url, None, error=f"refused: {url} is not on {self.base_url}", error_kind="redirect")
         if self._exclusion is None:
@@ -442,15 +472,19 @@ class HostFetcher:
         upgrades: set[str] = set()
         while True:
             r = await self._one(method, url, raw=raw, byte_range=byte_range, cap=cap)
-            if self._plain_http_instead(r, url, followed):
+            if self.client.no_downgrade and self._answered_plain(r, url, followed):
+                self._plain_tried = True
+                r = _replace(r, error="the https port answered the TLS ClientHello in plain HTTP; not read over http "
+                             "(with --verify, --ca or -H nscheck never downgrades to plain HTTP)")
+            elif self._plain_http_instead(r, url, followed):
                 url = "http://" + url.split("://", 1)[1]
                 continue
             loc = r.header("location")
             if not (follow and r.status in _REDIRECTS and loc):
                 break
-            nxt = urljoin(url, loc.strip())
+            nxt = _without_userinfo(urljoin(url, loc.strip()))
             if not self._may_follow(nxt):
-                r = _replace(r, error=f"redirect off-host to {nxt[:200]} not followed", error_kind="redirect")
+                r = _replace(r, error=f"redirect off-host to {mask_userinfo(nxt[:200])} not followed", error_kind="redirect")
                 break
             # The http -> https hop of the same path is a transport change, not a page redirect:
             # it does not count against --max-redirects (http://gw/ -> https://gw/ -> /vpn/index.html
@@ -503,7 +537,8 @@ class HostFetcher:
                                     elapsed_ms=int((loop.time() - t0) * 1000))
 
     def _headers_for(self, url: str, raw: bool, byte_range: tuple[int, int] | None) -> dict[str, str]:
-        return self.client.request_headers(raw=raw, byte_range=byte_range)
+        # -H headers never go over a plain-http fallback (which -H forbids anyway)
+        return self.client.request_headers(raw=raw, byte_range=byte_range, user=not self.plain_http)
 
     async def _send(self, method: str, url: str, *, raw: bool, byte_range: tuple[int, int] | None, cap: int, t0: float) -> HttpResponse:
         http = self._http_client()
@@ -511,6 +546,12 @@ class HostFetcher:
         timeout = httpx.Timeout(min(opts.timeout, max(0.1, self.time_left)))
         req = http.build_request(method, url, headers=self._headers_for(url, raw, byte_range), timeout=timeout)
         resp = await http.send(req, stream=True)
+        if resp.status_code == 407 and opts.proxy:
+            # our proxy wants credentials: the host was never reached (not an answer from it)
+            await resp.aclose()
+            return HttpResponse(method, url, None, error=f"{PROXY_ERROR}: 407 Proxy Authentication Required (check "
+                                "--proxy and its credentials)", error_kind="proxy",
+                                elapsed_ms=int((asyncio.get_running_loop().time() - t0) * 1000))
         try:
             self._grab_certificate(resp)
             headers = tuple((k.lower(), v) for k, v in resp.headers.multi_items())

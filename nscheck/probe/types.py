@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# How every failure caused by --proxy starts (407, a refused CONNECT): the host was not reached,
+# our own setup failed, and the run's exit code says so (nscheck.report.exitcodes).
+PROXY_ERROR = "proxy error"
+
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
@@ -25,7 +29,7 @@ class HttpResponse:
     redirects: tuple[str, ...] = field(default_factory=tuple)  # URLs followed
     # Optional additions (scan engine): error class for host status decisions
     # ("dns" | "connect" | "connect_timeout" | "tls" | "read_timeout" | "protocol" | "reset" |
-    # "deadline" | "budget" | "redirect" | "decode"), and what the fetcher did to the body
+    # "deadline" | "budget" | "redirect" | "decode" | "proxy"), and what the fetcher did to the body
     # (e.g. "stripped outer Content-Encoding: gzip").
     error_kind: str | None = None
     notes: tuple[str, ...] = ()

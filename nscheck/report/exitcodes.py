@@ -2,7 +2,8 @@
 
 0 nothing at or above the threshold; 1 findings at or above ``--fail-on`` (vulnerable bulletins,
 severity from CVSS, and indicator hits; unknown bulletins only with ``--fail-on-unknown``;
-suppressed findings never); 2 with ``--fail-on-unknown`` when a host is unknown or unreachable;
+suppressed findings never); 2 with ``--fail-on-unknown`` when a host is unknown or unreachable,
+and always when ``--proxy`` refused to reach a host (407, refused CONNECT);
 69 signature set older than ``--max-signature-age`` days (checked before scanning).
 """
 
@@ -16,6 +17,7 @@ from typing import Any, TextIO
 
 from nscheck.exitcodes import ExitCode
 from nscheck.model import FindingKind, HostResult, HostVerdict, Severity, Verdict, findings_of
+from nscheck.probe.types import PROXY_ERROR
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.text import docs_of, finding_severity, suppressed
 
@@ -32,6 +34,7 @@ class ExitTally:
         self.worst_vulnerable = -1  # rank of the worst unsuppressed vulnerable bulletin / indicator hit
         self.worst_unknown = -1  # rank of the worst unsuppressed unknown bulletin
         self.blind_hosts = 0  # unknown or unreachable hosts
+        self.proxy_failures = 0  # hosts --proxy refused to reach (407...): our setup failed, never "clean"
         self.hosts = 0
 
     def open(self, run: RunInfo) -> None:
@@ -41,6 +44,8 @@ class ExitTally:
         self.hosts += 1
         if result.verdict in (HostVerdict.UNKNOWN, HostVerdict.UNREACHABLE):
             self.blind_hosts += 1
+            if result.kind == "scan" and PROXY_ERROR in (result.error or ""):
+                self.proxy_failures += 1
         for f in findings_of(result):
             if f.suppressed or suppressed(result, f.id):
                 continue
@@ -75,7 +80,7 @@ class ExitTally:
             worst = max(self.worst_vulnerable, self.worst_unknown if fail_on_unknown else -1)
             if worst >= need:
                 return ExitCode.FINDINGS
-        if fail_on_unknown and self.blind_hosts:
+        if (fail_on_unknown and self.blind_hosts) or self.proxy_failures:
             return ExitCode.UNKNOWN
         return ExitCode.OK
 

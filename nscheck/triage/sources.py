@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from nscheck.safetext import escape_undecodable
+from nscheck.triage.paxsafe import bounded_tarinfo
 
 __all__ = [
     "APPLIANCE_TOP",
@@ -152,7 +153,10 @@ class Source:
         else:
             stream = raw
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed in finally
+            # bounded_tarinfo: pax / GNU long-name headers are size-capped and parsed in linear time
+            # (tarfile's own pax parser is quadratic before the CVE-2024-6232 fix)
+            tf = tarfile.open(fileobj=stream, mode="r|",  # noqa: SIM115 - closed in finally
+                              tarinfo=bounded_tarinfo(self.note, label))
         except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as e:
             if depth == 0:
                 raise SourceUnavailable(f"{label}: not a readable tar archive ({type(e).__name__}: {e})") from None
@@ -390,6 +394,15 @@ class TarSource(Source):
         finally:
             raw.close()
 
+def _is_tarfile(p: Path) -> bool:
+    """``tarfile.is_tarfile`` with bounded extension headers (it parses the first member)."""
+    try:
+        with tarfile.open(p, tarinfo=bounded_tarinfo(lambda *_a: None, str(p))):
+            return True
+    except tarfile.TarError:
+        return False
+
+
 def _has_end_marker(raw: IO[bytes], last: tarfile.TarInfo) -> bool:
     """An intact tar ends with zero blocks after the last member's (512-padded) data."""
     end = last.offset_data + ((last.size + 511) // 512) * 512
@@ -578,7 +591,7 @@ def open_source(path: str, *, max_member_bytes: int = 2 * 1024**3) -> Source:
         raise SourceUnavailable(f"{path}: 7z/rar archives are not read; unpack it and give the directory, or re-pack "
                                 "it as tar.gz or zip")
     try:
-        is_tar = tarfile.is_tarfile(p)
+        is_tar = _is_tarfile(p)
     except OSError as e:
         raise SourceUnavailable(f"{path}: cannot read ({e.strerror or e})") from None
     except Exception:

@@ -78,14 +78,24 @@ class CsvSink:
 
     def __init__(self, path: str, *, sort: str = DEFAULT_SORT):
         self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.partial")
+        self.tmp = self.path.with_name(f".{self.path.name}.partial")  # replaced by an unpredictable name in open()
         self.fh: io.TextIOWrapper | None = None
         self.sort = sort
         self.spool: SortedSpool | None = None if sort == "input" else SortedSpool()
 
     def open(self, run: RunInfo) -> None:
+        import os
+        import tempfile
+
+        from nscheck.report.files import umask_mode
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close()
+        # mkstemp: O_EXCL and a random name, so a symlink planted at a predictable temp name
+        # cannot redirect the write; the finished file gets the umask's mode like every report
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name[:40]}.", suffix=".partial", dir=self.path.parent)
+        os.fchmod(fd, umask_mode())
+        self.tmp = Path(tmp)
+        self.fh = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close()
         self.w = csv.writer(self.fh, lineterminator="\n")
         self.w.writerow(COLUMNS)
 

@@ -14,14 +14,33 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 80
 
 
+def umask_mode(base: int = 0o666) -> int:
+    """``base`` as the process umask would leave it (reports follow the umask, like any file a
+    tool writes; the state database, the lock and spools are 0600 instead)."""
+    current = os.umask(0o077)
+    os.umask(current)
+    return base & ~current
+
+
+def open_report(path: str | os.PathLike[str], *, append: bool = False) -> int:
+    """A file descriptor for writing a report at ``path``: never through a symbolic link planted
+    there (O_NOFOLLOW), mode from the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    flags |= os.O_APPEND if append else os.O_TRUNC
+    return os.open(path, flags, 0o666)
+
+
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
     """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half of one:
-    temp file in the same directory (same filesystem), fsync, os.replace."""
+    temp file in the same directory (same filesystem, O_EXCL, unpredictable name), fsync,
+    os.replace (which replaces a symlink at ``path`` instead of following it). The file gets the
+    umask's mode, not mkstemp's 0600 (one rule for every report)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, umask_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()
@@ -60,7 +79,8 @@ class OpenAppend:
             self.own = False
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.fh = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - lives as long as the sink
+            # never through a symlink planted at the path; mode from the umask
+            self.fh = open(open_report(path), "w", encoding="utf-8", newline="")  # noqa: SIM115 - lives as long as the sink
             self.own = True
 
     def write(self, text: str) -> None:

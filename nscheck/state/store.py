@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -193,6 +194,17 @@ class StateStore:
             p.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StateError(f"{p}: cannot create its directory: {e.strerror or e}") from None
+        try:
+            # 0600 whatever the umask: the history says which hosts were vulnerable when. SQLite
+            # gives its -wal/-shm files the database file's mode.
+            fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                if os.fstat(fd).st_uid == os.getuid():
+                    os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise StateError(f"{p}: cannot open: {e.strerror or e}") from None
         try:
             conn = sqlite3.connect(str(p), timeout=10.0, isolation_level=None)
             conn.row_factory = sqlite3.Row

@@ -27,6 +27,20 @@ _FORMATS = ("table", "json", "md")
 _FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
 
 
+def _parse_size(text: str) -> int:
+    """'1048576', '500K', '64M', '32G', '1T' (powers of 1024) -> bytes."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    mult = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}.get(t[-1:], 1)
+    num = t[:-1] if mult > 1 else t
+    try:
+        value = int(float(num) * mult)
+    except ValueError:
+        raise typer.BadParameter(f"not a size: {text!r} (e.g. 500M, 32G)", param_hint="--max-read") from None
+    if value <= 0:
+        raise typer.BadParameter(f"must be positive: {text!r}", param_hint="--max-read")
+    return value
+
+
 def _parse_when(text: str) -> dt.datetime:
     t = text.strip().replace("Z", "+00:00")
     try:
@@ -62,6 +76,13 @@ def triage_cmd(
     state: str = typer.Option(None, "--state", help="State database of nscheck scan: record this triage; a clean one "
                               "closes the host's compromise-assessment-required findings (use --name HOST)."),
     no_yara: bool = typer.Option(False, "--no-yara", help="Skip YARA scans even when yara-python is installed."),
+    max_read: str = typer.Option("32G", "--max-read", help="Total bytes read from the input (members plus decompressed "
+                                 "logs), e.g. 500M, 32G; beyond it files are checked by name and metadata only."),
+    max_time: float = typer.Option(1800.0, "--max-time", min=0.001, help="Seconds the whole triage may take; what was "
+                                   "not examined is listed in coverage."),
+    max_findings: int = typer.Option(2000, "--max-findings", min=1, help="Findings kept; further hits are counted."),
+    group_after: int = typer.Option(5, "--group-after", min=1, help="Files one rule hits in one directory listed one by "
+                                    "one; beyond, one grouped finding with the count and examples."),
 ) -> None:
     """Triage artefacts collected from a NetScaler appliance, offline (NCSC-NL style checks, logs, YARA).
     Nothing from the input is executed; archives are read member by member, never extracted."""
@@ -86,7 +107,8 @@ def triage_cmd(
         raise typer.Exit(ExitCode.USAGE) from None
     opts = TriageOptions(state=state, paths=tuple(paths), name=name, format=fmt, output_dir=output_dir, jsonl=jsonl, fail_on=fail_on,
                          fail_on_unknown=fail_on_unknown, collected_at=when, recent_days=recent_days,
-                         signatures=signatures, yara=not no_yara)
+                         signatures=signatures, yara=not no_yara, max_read_bytes=_parse_size(max_read),
+                         max_seconds=max_time, max_findings=max_findings, group_after=group_after)
     raise typer.Exit(run_triage(opts, rules, sigdir, triage))
 
 

@@ -35,6 +35,14 @@ class TriageOptions:
     hash_cap: int = 4 * 1024**3  # files larger than this are not hashed
     max_member_bytes: int = 2 * 1024**3  # archive members above this are not read at all
     max_log_bytes: int = 16 * 1024**3  # decompressed bytes read from one log file (a gzip bomb stops here)
+    # Total budgets of one triage (a planted archive must not cost hours, gigabytes of RAM or a
+    # 400 MB JSONL). What was cut is said in coverage["budgets"], and a cut triage is never clean.
+    max_read_bytes: int = 32 * 1024**3  # bytes read from members plus decompressed log bytes, all files
+    max_seconds: float = 1800.0  # wall time of the whole triage
+    max_findings: int = 2000  # findings kept (grouped ones count once); the rest are counted
+    group_after: int = 5  # files hit by one rule in one directory listed one by one; beyond, one grouped finding
+    log_bomb_ratio: int = 250  # a compressed log inflating beyond this ratio (past log_bomb_floor) is a bomb
+    log_bomb_floor: int = 1024 * 1024  # decompressed bytes before the ratio is judged (real logs: 10-30:1)
     yara: bool = True  # False: behave as if yara-python were missing (tests, --no-yara)
     quiet: bool = False
     state: str | None = None  # --state: record the result (a clean triage closes compromise assessments)
@@ -76,6 +84,32 @@ class Context:
     stat_listing: list[str] = field(default_factory=list)
     have_birthtime: bool = False
     have_ctime: bool = False
+    budget_bytes: int = 0  # what counts against opts.max_read_bytes
+    deadline: float = float("inf")  # time.monotonic() value at which opts.max_seconds is spent
+    cut: dict[str, str] = field(default_factory=dict)  # budget name -> what was cut (coverage)
+    budget_skipped: int = 0  # files whose content was not read because a budget was spent
+
+    def bytes_left(self) -> int:
+        return max(0, self.opts.max_read_bytes - self.budget_bytes)
+
+    def out_of_time(self) -> bool:
+        import time
+
+        if "time" in self.cut:
+            return True
+        if time.monotonic() >= self.deadline:
+            self.cut["time"] = (f"the time budget (--max-time {self.opts.max_seconds:g} s) was spent after {self.entries} "
+                                "entries: later entries and the rest of the file being read were not examined")
+            return True
+        return False
+
+    def spend(self, n: int) -> bool:
+        """Count ``n`` bytes; False once the byte budget is spent (the reader stops there)."""
+        self.budget_bytes += n
+        if self.budget_bytes >= self.opts.max_read_bytes and "bytes" not in self.cut:
+            self.cut["bytes"] = (f"the read budget (--max-read {self.opts.max_read_bytes} bytes) was spent after "
+                                 f"{self.entries} entries: later files were checked by name and metadata only")
+        return "bytes" not in self.cut
 
     def stat(self, family: str, key: str, n: int = 1) -> None:
         self.family_stats.setdefault(family, Counter())[key] += n

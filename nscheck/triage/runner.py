@@ -63,6 +63,7 @@ __all__ = ["triage", "triage_path"]
 HEAD_BYTES = 64
 CHUNK = 1 << 16
 MAX_LINE = 1 << 16
+_BOMB_LINES_PER_BYTE = 5  # real compressed logs: well under 1 line per compressed byte (~0.2)
 _SCRATCH = bytearray(CHUNK)  # reused read buffer: allocating one per file dominated big runs
 _NSCONF_HEADER = re.compile(r"^#NS(\d+\.\d+)[ \t]+Build[ \t]+(\d+\.\d+)[^\n]*", re.MULTILINE)
 _KERNEL = re.compile(r"^ns-(\d+\.\d+)-(\d+\.\d+)(?:_nc)?(?:_64)?\.gz$")
@@ -90,24 +91,33 @@ _LOG_NEXT = "collect /var/log (ns.log*, httpaccess*, bash.log*, sh.log*, notice.
 
 
 class _HashingReader(io.RawIOBase):
-    """Reads at most ``limit`` bytes of ``raw`` and hashes what passes through."""
+    """Reads at most ``limit`` bytes of ``raw`` and hashes what passes through; stops early (``cut``)
+    when the triage's read or time budget is spent."""
 
-    def __init__(self, raw: IO[bytes], limit: int):
+    def __init__(self, raw: IO[bytes], limit: int, ctx: Context | None = None):
         self.raw = raw
         self.limit = limit
         self.n = 0
         self.h = hashlib.sha256()
         self.more = False
+        self.cut = False
+        self.ctx = ctx
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: Any) -> int:
         if self.n >= self.limit:
-            if self.raw.read(1):
+            if not self.cut and self.raw.read(1):
                 self.more = True
             return 0
         want = min(len(b), self.limit - self.n)
+        ctx = self.ctx
+        if ctx is not None:
+            if ctx.cut or ctx.out_of_time():
+                self.cut = self.more = True
+                return 0
+            want = min(want, ctx.bytes_left())
         data = self.raw.read(want)
         if not data:
             return 0
@@ -115,6 +125,8 @@ class _HashingReader(io.RawIOBase):
         b[:k] = data
         self.h.update(data)
         self.n += k
+        if ctx is not None:
+            ctx.spend(k)
         return k
 
     def drain(self) -> None:
@@ -140,19 +152,47 @@ class _Run:
         self.pairs: list[tuple[Family, Rule]] = [(self.families[r.check], r) for r in rules.rules]
         self.indicators: dict[tuple[str, str, int | None], Indicator] = {}
         self.selected: dict[str, int] = {}
+        # files listed one by one per (rule, directory); hits in further files become one grouped
+        # finding (several lines of one listed file stay listed: the log family caps those itself)
+        self.per_dir: dict[tuple[str, str], set[str]] = {}
+        self.groups: dict[tuple[str, str], dict[str, Any]] = {}
+        self.dropped: dict[str, int] = {}  # severity -> hits not kept (--max-findings)
 
     # -- hits -> indicators ------------------------------------------------------------------
     def _emit(self, hits: Iterable[Hit], info: dict[str, Any] | None) -> None:
+        opts = self.opts
         for h in hits:
             key = (h.rule.id, h.path, h.line)
             if key in self.indicators:
                 continue
             r = h.rule
+            sev = Severity(h.severity) if h.severity else r.severity
+            path = escape_undecodable(h.path) if isinstance(h.path, str) else h.path
+            directory = (path or "").rsplit("/", 1)[0] or "/"
+            gkey = (r.id, directory)
+            listed = self.per_dir.setdefault(gkey, set())
+            if path not in listed and len(listed) < opts.group_after:
+                listed.add(path or "")
+            if path not in listed:
+                # 100,000 planted files are one finding per rule and directory, with a count
+                g = self.groups.setdefault(gkey, {"rule": r, "hits": 0, "severity": sev, "examples": []})
+                g["hits"] += 1
+                if sev.rank > g["severity"].rank:
+                    g["severity"] = sev
+                if len(g["examples"]) < 10:
+                    name = (path or "").rsplit("/", 1)[-1]
+                    g["examples"].append(f"{name}:{h.line}" if h.line else name)
+                self.ctx.stat(r.check, "hits")
+                continue
+            if len(self.indicators) >= opts.max_findings:
+                self.dropped[sev.value] = self.dropped.get(sev.value, 0) + 1
+                self.ctx.stat(r.check, "hits")
+                continue
             conf = Confidence(h.confidence) if h.confidence else r.confidence
             self.indicators[key] = Indicator(
                 id=r.id, title=r.title, severity=Severity(h.severity) if h.severity else r.severity, confidence=conf,
                 evidence=escape_undecodable(h.evidence) if isinstance(h.evidence, str) else h.evidence, check=r.check,
-                path=escape_undecodable(h.path) if isinstance(h.path, str) else h.path, line=h.line, file=h.file if h.file is not None else info,
+                path=path, line=h.line, file=h.file if h.file is not None else info,
                 references=(r.source, *r.references) if r.source else r.references, advice=r.advice,
             )
             self.ctx.stat(r.check, "hits")
@@ -194,6 +234,11 @@ class _Run:
         is_nsconf = entry.path in ("/nsconfig/ns.conf", "/flash/nsconfig/ns.conf") or (
             base == "ns.conf" and is_loose(entry.path) and ctx.nsconf_path is None)
         is_listing = entry.kind == "file" and bool(_STAT_LISTING.match(base))
+        if entry.kind == "file" and opener is not None and ctx.cut:
+            # a budget is spent: name and metadata checks still ran, the content is not read
+            ctx.budget_skipped += 1
+            self._emit(hits, _file_info(entry, None))
+            return
         if entry.kind != "file" or opener is None:
             if entry.kind == "file" and opener is None:
                 ctx.unreadable_file(entry.path, "content not available (refused or capped)")
@@ -227,7 +272,7 @@ class _Run:
         except OSError as e:
             ctx.unreadable_file(entry.path, e.strerror or str(e))
             return None, False
-        hr = _HashingReader(raw, opts.hash_cap)
+        hr = _HashingReader(raw, opts.hash_cap, ctx)
         data = b""
         try:
             with raw:
@@ -251,7 +296,10 @@ class _Run:
             return None, False
         ctx.bytes_read += hr.n
         complete = not hr.more and hr.n >= entry.size
-        if hr.n < entry.size and hr.n < opts.hash_cap:
+        if hr.cut:
+            ctx.unreadable_file(entry.path, f"read stopped after {hr.n} of {entry.size} bytes: triage budget spent "
+                                "(see coverage budgets)")
+        elif hr.n < entry.size and hr.n < opts.hash_cap:
             ctx.unreadable_file(entry.path, f"only {hr.n} of {entry.size} bytes readable (truncated copy or archive)")
         if want_full and entry.size > opts.content_cap:
             ctx.truncated_content += 1
@@ -278,7 +326,7 @@ class _Run:
             stream = bz2.BZ2File(br, "rb")
         elif head == b"\xfd7zXZ\x00":
             stream = lzma.LZMAFile(br, "rb")  # noqa: SIM115 - read to the end below, closed with the member
-        lines = self._whole_lines(entry, stream)
+        lines = self._whole_lines(entry, stream, hr if stream is not br else None)
         if is_listing:
             return self._listing(entry, lines)
         try:
@@ -287,11 +335,15 @@ class _Run:
             self.ctx.unreadable_file(entry.path, f"compressed log damaged, read up to the damage ({e})")
             return []
 
-    def _whole_lines(self, entry: Entry, stream: IO[bytes]) -> Iterator[bytes]:
+    def _whole_lines(self, entry: Entry, stream: IO[bytes], packed: _HashingReader | None = None) -> Iterator[bytes]:
         """Lines of at most MAX_LINE bytes, one per real line (an over-long line is cut, not split,
-        so line numbers stay those of the decompressed file); stops after ``max_log_bytes``."""
+        so line numbers stay those of the decompressed file); stops after ``max_log_bytes``, when
+        the triage budgets are spent, or when a compressed log (``packed`` counts its compressed
+        bytes) inflates like a bomb (a 19 KB ns.log.0.gz of 10 M lines)."""
+        ctx = self.ctx
         total = 0
         cap = self.opts.max_log_bytes
+        count = 0
         while True:
             line = stream.readline(MAX_LINE)
             if not line:
@@ -303,6 +355,26 @@ class _Run:
                     total += len(rest)
                     if not rest or rest.endswith(b"\n"):
                         break
+            count += 1
+            if packed is not None and not ctx.spend(len(line)):
+                ctx.unreadable_file(entry.path, f"log read up to line {count}: triage read budget spent")
+                return
+            if count % 1024 == 0:
+                if ctx.out_of_time():
+                    ctx.unreadable_file(entry.path, f"log read up to line {count}: triage time budget spent")
+                    return
+                ratio = self.opts.log_bomb_ratio
+                # Real log lines differ (times, counters): each costs bytes of compressed input. A
+                # bomb of identical lines costs almost none: judge bytes and lines per packed byte.
+                bytes_bomb = total > self.opts.log_bomb_floor and total > ratio * max(packed.n, 1) if packed else False
+                lines_bomb = packed is not None and count > _BOMB_LINES_PER_BYTE * max(packed.n, 1)
+                if packed is not None and (bytes_bomb or lines_bomb):
+                    ctx.stat("log", "bombs")
+                    ctx.unreadable_file(entry.path, f"compressed log inflates more than {ratio}:1 or holds more than "
+                                        f"{_BOMB_LINES_PER_BYTE} lines per compressed byte ({packed.n} bytes -> {total} "
+                                        f"bytes, {count} lines so far): a decompression bomb or a flood of identical "
+                                        f"lines; read up to line {count} only")
+                    return
             yield line
             if total >= cap:
                 self.ctx.unreadable_file(entry.path, f"log read up to its first {cap} bytes (decompressed); the rest "
@@ -380,6 +452,48 @@ class _Run:
         for f, r in self.pairs:
             self._emit(f.finish(self.ctx, r), None)
         self._emit(logmod.finish_logs(self.ctx, self.rules.by_family("log")), None)
+        self._emit_groups()
+
+    def _emit_groups(self) -> None:
+        """One finding per (rule, directory) for the hits beyond ``group_after``: the count, the
+        worst severity and a few example names (at most ``max_findings`` such findings)."""
+        n = self.opts.group_after
+        ranked = sorted(self.groups.items(), key=lambda kv: (-kv[1]["severity"].rank, kv[0]))
+        for i, ((rid, directory), g) in enumerate(ranked):
+            if i >= self.opts.max_findings:
+                self.dropped[g["severity"].value] = self.dropped.get(g["severity"].value, 0) + g["hits"]
+                continue
+            r: Rule = g["rule"]
+            ex = ", ".join(g["examples"]) + (", ..." if g["hits"] > len(g["examples"]) else "")
+            self.indicators[(rid, directory + "/", None)] = Indicator(
+                id=r.id, title=r.title, severity=g["severity"], confidence=r.confidence,
+                evidence=f"{g['hits']} more hit(s) of this rule in {directory}/ beyond the {n} listed one by one "
+                         f"(grouped; examples: {ex})",
+                check=r.check, path=directory + "/", line=None,
+                file={"grouped_hits": g["hits"], "examples": list(g["examples"])},
+                references=(r.source, *r.references) if r.source else r.references, advice=r.advice,
+            )
+
+    def budgets(self, duration: float) -> dict[str, Any]:
+        """coverage["budgets"]: limits, what was used, and what was cut (so a cut triage is never
+        read as a complete one)."""
+        o, ctx = self.opts, self.ctx
+        grouped = sum(g["hits"] for g in self.groups.values())
+        cut = list(ctx.cut.values())
+        if ctx.budget_skipped:
+            cut.append(f"{ctx.budget_skipped} file(s) checked by name and metadata only (content not read)")
+        if self.dropped:
+            worst = max(self.dropped, key=lambda s: Severity(s).rank)
+            cut.append(f"{sum(self.dropped.values())} hit(s) not recorded beyond --max-findings {o.max_findings} "
+                       f"(worst {worst})")
+        return {
+            "max_read_bytes": o.max_read_bytes, "read_bytes": ctx.budget_bytes,
+            "max_seconds": o.max_seconds, "seconds": round(duration, 3),
+            "max_findings": o.max_findings, "findings": len(self.indicators), "findings_dropped": dict(self.dropped),
+            "group_after": o.group_after, "grouped_findings": min(len(self.groups), o.max_findings),
+            "grouped_hits": grouped, "files_not_read": ctx.budget_skipped,
+            "cut": cut,
+        }
 
 
 def _kind(mode: int) -> str:
@@ -620,11 +734,14 @@ def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir
                           extra={"source": label})
     tmpdir = Path(tempfile.mkdtemp(prefix="nscheck-triage-"))
     run = _Run(rules, opts, sources[0], tmpdir)
+    run.ctx.deadline = t0 + opts.max_seconds
     run.ctx.state["bundle_time"] = next((s.bundle_time for s in sources if s.bundle_time), None)
     try:
         for source in sources:
             try:
                 for entry, opener in source.entries():
+                    if run.ctx.out_of_time():
+                        break
                     run.entry(entry, opener)
             except SourceUnavailable as e:
                 errors.append(str(e))
@@ -649,10 +766,21 @@ def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir
     indicators = tuple(sorted(stamped, key=lambda i: (-i.severity.rank, i.check, i.path or "", i.line or 0, i.id)))
     duration = time.monotonic() - t0
     coverage = _coverage(run, sources, collected, how, duration)
+    coverage["budgets"] = budgets = run.budgets(duration)
+    if budgets["cut"]:
+        coverage["summary"] = "CUT SHORT: " + "; ".join(budgets["cut"]) + ". " + coverage["summary"]
+        coverage.setdefault("next_steps", []).insert(
+            0, "raise --max-read / --max-time / --max-findings (or split the input) and run triage again")
     if errors:
         coverage["errors"] = errors
     # only a source that could not be read at all makes the result an error; damage is in coverage
     error = "; ".join(errors) if errors else None
+    if run.ctx.cut:
+        # a triage cut short by its read or time budget is never a clean one (it must not close a
+        # compromise assessment): the result is an error that says what was not examined
+        cut_msg = "triage cut short: " + "; ".join(run.ctx.cut.values())
+        error = f"{error}; {cut_msg}" if error else cut_msg
+        skipped.append(Skipped("triage", cut_msg))
     # An input with no appliance area, no log and no ns.conf (a wrong folder, an empty archive) was
     # not triaged at all: that is "unknown", never a clean result.
     ctx = run.ctx

@@ -155,6 +155,7 @@ def test_user_headers_are_left_out_of_a_plain_http_fallback() -> None:
     plain = pc.request_headers(user=False)
     assert "Authorization" not in plain and "X-Team" not in plain and plain["User-Agent"]
     assert not ProbeClient(ScanOptions()).no_downgrade
+    assert ProbeClient(ScanOptions(nitro_user="nsroot")).no_downgrade and ProbeClient(ScanOptions(verify=True)).no_downgrade
 
 
 def test_redirect_userinfo_is_stripped_so_no_basic_auth_is_sent() -> None:

@@ -203,9 +203,10 @@ class ProbeClient:
         self.base_headers = self._headers(opts)
         # -H lines are the user's (often credentials): never sent over a plain-http fallback
         self.user_header_names = frozenset(h.partition(":")[0].strip().lower() for h in opts.headers)
-        # With --verify/--ca (the user relies on TLS) or any -H header (possibly a credential), an
-        # https target that answers in plain HTTP is an error, never re-read over http.
-        self.no_downgrade = bool(opts.verify or opts.ca_file or opts.headers)
+        # With --verify/--ca (the user relies on TLS), any -H header (possibly a credential) or NITRO
+        # credentials, an https target that answers in plain HTTP is an error, never re-read over http.
+        self.no_downgrade = bool(opts.verify or opts.ca_file or opts.headers or opts.nitro_user
+                                 or opts.nitro_credentials)
         # IP/CIDR exclusions also apply to what a host *name* resolves to (checked before the
         # first connection to that host; bad entries were already reported by the runner).
         from nscheck.targets import load_exclusions
@@ -475,7 +476,7 @@ class HostFetcher:
             if self.client.no_downgrade and self._answered_plain(r, url, followed):
                 self._plain_tried = True
                 r = _replace(r, error="the https port answered the TLS ClientHello in plain HTTP; not read over http "
-                             "(with --verify, --ca or -H nscheck never downgrades to plain HTTP)")
+                             "(with --verify, --ca, -H or NITRO credentials nscheck never downgrades to plain HTTP)")
             elif self._plain_http_instead(r, url, followed):
                 url = "http://" + url.split("://", 1)[1]
                 continue

@@ -340,12 +340,12 @@ def test_tcpconnstat_behind_a_snat_proxy_is_one_lead(rules, tmp_path):
 
 
 def test_tcpconnstat_address_forms():
-    from nscheck.triage.logs import _TC_CLIENT, _TC_SOURCE, _TC_USER
+    from nscheck.triage.logs import _TC_CLIENT, _TC_SOURCE, _tc_user
 
     line = ("SSLVPN TCPCONNSTAT 1 0 : Context a b@203.0.113.5 - SessionId: 5- User a b - Client_ip 203.0.113.5, - "
             "Nat_ip 10.0.0.2 - Source [2001:db8::7]:443 - Destination 10.1.1.1:80")
     ms = _TC_SOURCE.search(line)
-    assert _TC_CLIENT.search(line).group("ip") == "203.0.113.5" and _TC_USER.search(line).group("user") == "a b"
+    assert _TC_CLIENT.search(line).group("ip") == "203.0.113.5" and _tc_user(line) == "a b"
     assert (ms.group("ip6"), ms.group("port")) == ("2001:db8::7", "443")
     ms = _TC_SOURCE.search("- Source 2001:db8::7:443 - x")
     assert (ms.group("ip"), ms.group("port")) == ("2001:db8::7", "443")

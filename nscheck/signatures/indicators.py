@@ -23,6 +23,7 @@ from typing import Any
 
 from nscheck.model import Confidence, Severity
 from nscheck.signatures import SignatureError, register_loader
+from nscheck.signatures._regex_lint import problems as regex_problems
 from nscheck.signatures._yaml import line_of, load_yaml
 
 __all__ = [
@@ -184,9 +185,13 @@ def _compile(pattern: str) -> re.Pattern[str]:
     if re.search(r"(?<!\\)\.[*+]", pattern) or "(?s)" in pattern:
         raise ValueError("unbounded '.*' / '.+' or (?s): use a bounded class like [^;]{0,200}")
     try:
-        return re.compile(pattern, re.IGNORECASE)
+        rx = re.compile(pattern, re.IGNORECASE)
     except re.error as e:
         raise ValueError(f"invalid regex: {e}") from None
+    slow = regex_problems(pattern, re.IGNORECASE)
+    if slow:  # pages and scripts come from the appliance: linear time on anything (issue 12.6)
+        raise ValueError("not linear on long input: " + "; ".join(slow))
+    return rx
 
 
 def _meta(file: Path, r: Any, rid: str, errors: _Errors) -> RuleMeta | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from nscheck.model import Confidence, Severity
 from nscheck.signatures import SignatureError, register_loader
+from nscheck.signatures._regex_lint import problems as regex_problems
 from nscheck.signatures._yaml import line_of, load_yaml
 
 __all__ = ["FAMILIES", "LIVE_TESTS", "LOG_TESTS", "Rule", "TriageRules", "load"]
@@ -130,6 +131,12 @@ def _regexes(v: Any, path: Path, fld: str, line: int | None) -> tuple[re.Pattern
             out.append(re.compile(s, re.IGNORECASE | re.MULTILINE))
         except re.error as e:
             raise SignatureError(path, f"bad regex {s!r}: {e}", field=fld, line=line) from None
+        # Rules run over hostile logs and files: a pattern that may be quadratic on a long line
+        # is refused (issue 12.6), with the reason and how to write it instead.
+        slow = regex_problems(s, re.IGNORECASE | re.MULTILINE)
+        if slow:
+            raise SignatureError(path, f"regex {s!r} is not linear on long lines: {'; '.join(slow)}",
+                                 field=fld, line=line)
     return tuple(out)
 
 

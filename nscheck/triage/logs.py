@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 try:  # the regex parser: re._parser since 3.11
     import re._parser as _sre_parse
+    from re._constants import ATOMIC_GROUP as _ATOMIC
     from re._constants import BRANCH as _BRANCH
     from re._constants import LITERAL as _LITERAL
     from re._constants import SUBPATTERN as _SUBPATTERN
@@ -35,6 +36,7 @@ except ImportError:  # pragma: no cover
     from sre_constants import BRANCH as _BRANCH  # type: ignore[no-redef]
     from sre_constants import LITERAL as _LITERAL  # type: ignore[no-redef]
     from sre_constants import SUBPATTERN as _SUBPATTERN  # type: ignore[no-redef]
+    _ATOMIC = None  # no atomic groups before 3.11
 
 from nscheck.signatures.triage import Rule
 from nscheck.triage.checks.base import MAX_HITS_PER_FILE, Hit, escape
@@ -48,7 +50,11 @@ _HIGH = re.compile(r"[\x80-\xff]")
 # control bytes as "^X"; log viewers and SIEM exports write "\x8e"; rsyslog writes "#216".
 _ESCAPED = re.compile(r"M-\^[@-_?]|(?<![A-Za-z0-9])\^[@A-Z\[\]_?]|\\x(?:[89a-fA-F][0-9a-fA-F]|[01][0-9a-fA-F])|(?:#[0-3][0-7]{2}.*){2}")
 _CTRL = re.compile(r"[\x00-\x1f\x7f]")
-_TC_USER = re.compile(r"\bUser\s+(?P<user>.+?)\s+-\s+(?:Client_ip|Nat_ip|Vserver|Source|Destination|Context)\b")
+# The user field runs from "User " to the first " - <next field>". Found in two linear searches: one
+# lazy regex ("User\s+(.+?)\s+-\s+...") rescanned the rest of the line from every "User " (issue 12.6);
+# the end pattern only starts at the first blank of a run, so runs of blanks are not rescanned either.
+_TC_USER_START = re.compile(r"\bUser\s{1,8}")
+_TC_USER_END = re.compile(r"(?<!\s)\s{1,8}-\s{1,8}(?:Client_ip|Nat_ip|Vserver|Source|Destination|Context)\b")
 _TC_CLIENT = re.compile(r"\bClient_ip\s+\[?(?P<ip>[0-9a-fA-F:.]+?)\]?(?=[\s,;]|$)")
 # "Source 198.51.100.7:51000", "Source [2001:db8::7]:443" or unbracketed "2001:db8::7:443" (the
 # port is after the LAST colon, hence the greedy address)
@@ -120,6 +126,14 @@ def _test_aaa(ctx: Context, rule: Rule, path: str, no: int, line: str, low: str)
                   f"{escape(line)}", no)
 
 
+def _tc_user(line: str) -> str | None:
+    m = _TC_USER_START.search(line)
+    if not m:
+        return None
+    e = _TC_USER_END.search(line, m.end() + 1)
+    return line[m.end():e.start()] if e else None
+
+
 def _plain_ip(ip: str) -> str:
     ip = ip.lower()
     return ip[7:] if ip.startswith("::ffff:") else ip
@@ -136,8 +150,8 @@ def _test_tcpconn(ctx: Context, rule: Rule, path: str, no: int, line: str, low: 
     ctx.stat("log", "tcpconnstat_records")
     if client == source or source.startswith("127.") or source == "::1":
         return
-    mu, msid = _TC_USER.search(line), _TC_SESSION.search(line)
-    user = mu.group("user") if mu else "?"
+    msid = _TC_SESSION.search(line)
+    user = _tc_user(line) or "?"
     sid = msid.group("sid") if msid else ""
     # one lead per session (SessionId when logged, else user + client address), however many records
     seen: dict[tuple[str, str, str], list[Any]] = ctx.state.setdefault(f"tcpconn:{rule.id}", {})
@@ -229,6 +243,8 @@ def _test_request(ctx: Context, rule: Rule, path: str, no: int, line: str, low: 
 
 
 def _literal_runs(items: Any) -> list[str]:
+    """Runs of literals every match contains: top level, and inside atomic groups (the
+    line-anchored rule shape ``^(?>[^\\n]*?word)…``, issue 12.6)."""
     runs, cur = [], []
     for op, arg in items:
         if op is _LITERAL:
@@ -237,6 +253,8 @@ def _literal_runs(items: Any) -> list[str]:
             if cur:
                 runs.append("".join(cur))
             cur = []
+            if op is _ATOMIC:
+                runs.extend(_literal_runs(list(arg)))
     if cur:
         runs.append("".join(cur))
     return runs
@@ -319,7 +337,8 @@ def _test_patterns(ctx: Context, rule: Rule, path: str, no: int, line: str, low:
                 continue
             m = rx.search(line)
             if m:
-                span = m.span()
+                # a line-anchored rule marks what to show (and where the command is) with (?P<hit>…)
+                span = m.span("hit") if "hit" in rx.groupindex and m.start("hit") >= 0 else m.span()
                 break
     if span is None or _ignored_at(rule, line, *span):
         return

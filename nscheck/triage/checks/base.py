@@ -186,10 +186,12 @@ def match_text(rule: Rule, text: str, lowered: str | None = None) -> Iterator[tu
             found.append((pos, pos + len(s), text[pos : pos + len(s)]))
             pos = low.find(s, pos + len(s))
     for rx in rule.regexes:
+        hit = "hit" in rx.groupindex  # a line-anchored rule marks what to show with (?P<hit>…)
         for m in rx.finditer(text):
-            if any(a.search(m.group(0)) for a in rule.allowlist):
+            g = "hit" if hit and m.start("hit") >= 0 else 0
+            if any(a.search(m.group(g)) for a in rule.allowlist):
                 continue
-            found.append((m.start(), m.end(), m.group(0)))
+            found.append((m.start(g), m.end(g), m.group(g)))
             if len(found) >= MAX_HITS_PER_FILE * 8:
                 break
     found.sort()

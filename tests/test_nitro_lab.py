@@ -182,3 +182,38 @@ def test_bad_credentials_setup_is_a_usage_error(lab: Any, tmp_path: Path) -> Non
     os.chmod(f, 0o644)
     code, _, err = _scan([url, "--nitro-user", LAB_NITRO_USER, "--nitro-password-file", str(f)])
     assert code == 64 and "chmod 600" in err and LAB_NITRO_PASSWORD not in err and len(lab.request_log) == before
+
+
+def test_unknown_turning_definite_is_a_decision_not_a_new_finding(lab: Any, tmp_path: Path) -> None:
+    from nscheck.state.store import StateStore
+
+    db = tmp_path / "s.db"
+    urls = [lab.target("nitro-gw-saml-idp-14.1-47.46").url, lab.target("nitro-gw-nosaml-14.1-66.59").url]
+    _scan([*urls, "--format", "json", "--state", str(db)])
+    _, out, _ = _scan([*urls, "--format", "json", "--state", str(db), "--jsonl", str(tmp_path / "f.jsonl"),
+                       "--nitro-user", LAB_NITRO_USER], env={"NSCHECK_NITRO_PASSWORD": LAB_NITRO_PASSWORD})
+    docs = {d["target"]: d for d in json.loads(out)}
+    # Zeroed stamp: remotely only a floor (unknown); NITRO's exact build decides.
+    nos = docs[urls[1]]
+    metas = [m for m in nos["extra"]["findings"].values() if m.get("decided")]
+    assert metas and all(m["transition"] != "new" for m in metas)
+    assert {"from": "unknown", "to": "vulnerable", "method": "nitro"} in [m["decided"] for m in metas]
+    decided = [d for d in nos["extra"]["resolved"] if d.get("decided")]
+    assert any(d["rule_id"] == "CTX697174" and d["decided"]["to"] == "not_vulnerable" for d in decided)
+    # "vulnerable if SAML is configured" stays vulnerable once NITRO shows SAML IdP: same finding.
+    idp = docs[urls[0]]
+    ctx = {a["id"]: a for a in idp["advisories"]}["CTX697174"]
+    assert ctx["verdict"] == "vulnerable" and ctx["precondition"] == "met" and ctx["method"] == "nitro"
+    assert all(m["transition"] != "new" for m in idp["extra"]["findings"].values() if m.get("transition"))
+    store = StateStore.open(str(db))
+    try:
+        hist = store.history()
+    finally:
+        store.close()
+    from nscheck.cli.history import render_table
+
+    text = render_table(hist)
+    assert "(unknown->vulnerable by nitro)" in text
+    assert "decided " in text and "CTX697174 (unknown->not_vulnerable by nitro)" in text, text
+    assert "by nitro]" in text  # open findings say which method decided them
+    assert LAB_NITRO_PASSWORD not in text and LAB_NITRO_PASSWORD not in (tmp_path / "f.jsonl").read_text()

@@ -38,7 +38,14 @@ def _changes(events: list[dict[str, Any]]) -> str:
     groups: dict[str, list[str]] = {}
     for e in events:
         rule = str(e["rule_id"] or e["finding_id"]).replace("compromise-assessment-required:", "assessment:")
-        groups.setdefault(e["transition"], []).append(rule)
+        detail = e.get("detail") or {}
+        d = detail.get("decided")
+        if d:
+            # unknown -> definite is a decision (often thanks to NITRO), not a new or fixed finding
+            groups.setdefault("decided", []).append(f"{rule} ({d.get('from')}->{d.get('to')} by {d.get('method')})")
+            continue
+        method = detail.get("method")
+        groups.setdefault(e["transition"], []).append(f"{rule} [{method}]" if method and method != "remote" else rule)
     return "; ".join(f"{t} {', '.join(rules)}" for t, rules in groups.items())
 
 
@@ -72,7 +79,8 @@ def render_table(hosts: list[dict[str, Any]]) -> str:
         for f in open_f:
             sup = " [suppressed]" if f["suppressed"] else ""
             cves = f" ({', '.join(f['cves'][:3])})" if f["cves"] else ""
-            lines.append(f"    open: {f['kind']:<10} {f['rule_id']}{cves} since {_short(f['first_seen'])}{sup}")
+            how = f" [{f['verdict']} by {f['method']}]" if f.get("method") else ""  # which method decided it
+            lines.append(f"    open: {f['kind']:<10} {f['rule_id']}{cves} since {_short(f['first_seen'])}{how}{sup}")
             w = f.get("exposure") or {}
             if f["kind"] == "assessment" and w:
                 lines.append(f"          exposed {w['vulnerable_since']} .. {w['until']} ({w['days']} days), "

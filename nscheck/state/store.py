@@ -32,6 +32,7 @@ from nscheck.model import (
     Finding,
     FindingKind,
     HostResult,
+    Precondition,
     RunInfo,
     RunSummary,
     Severity,
@@ -163,7 +164,8 @@ def _doc(row: sqlite3.Row, **over: Any) -> dict[str, Any]:
     }
     data = json.loads(row["data"] or "{}")
     d["target"] = data.get("target", row["host_key"])
-    for key in ("exposure", "bulletins", "windows", "advice", "resolution", "exploitation", "reopened_after"):
+    for key in ("exposure", "bulletins", "windows", "advice", "resolution", "exploitation", "reopened_after",
+                "method"):
         if key in data:
             d[key] = data[key]
     d.update(over)
@@ -328,11 +330,22 @@ class StateStore:
                         "UPDATE findings SET status=?, resolved_at=?, last_transition=?, last_run=? WHERE id=?",
                         (RESOLVED, now, t.value, self.run.run_id, fid),
                     )
-                    self._event(c, key, fid, t, {"rule_id": row["rule_id"], "build": label})
+                    detail: dict[str, Any] = {"rule_id": row["rule_id"], "build": label}
+                    now_adv = next((a for a in result.advisories if a.id == row["rule_id"]), None)
+                    if now_adv is not None and (row["verdict"] == "unknown" or (
+                            now_adv.method == "nitro" and now_adv.precondition is Precondition.NOT_MET)):
+                        # Undecided before (or "vulnerable if configured"), now decided clean by
+                        # what the appliance reports: not "fixed" (nothing was patched).
+                        detail["decided"] = {"from": "unknown", "to": now_adv.verdict.value,
+                                             "method": now_adv.method or "remote"}
+                    self._event(c, key, fid, t, detail)
                     doc = _doc(row, status=RESOLVED, resolved_at=now, transition=t.value, target=result.target)
+                    if "decided" in detail:
+                        doc["decided"] = detail["decided"]
                     resolved_docs.append(doc)
                     meta[fid] = {k: doc.get(k) for k in ("transition", "status", "first_seen", "last_seen", "seen_count",
-                                                         "resolved_at", "suppressed", "suppression", "exposure")}
+                                                         "resolved_at", "suppressed", "suppression", "exposure",
+                                                         "decided") if k in doc or k != "decided"}
                     counts[t.value] += 1
                 else:
                     reason = cov.reason(row["kind"]) or "not assessed"
@@ -405,9 +418,19 @@ class StateStore:
         supp = m.active.to_dict() if m.active else None
         data: dict[str, Any] = json.loads(row["data"] or "{}") if row else {}
         data["target"] = result.target
+        decided: dict[str, Any] | None = None
         if f.advisory is not None:
             data["exploitation"] = exposure.exploitation_facts(f.advisory)
             data["fixed_in"] = f.advisory.fixed_in
+            # Which method decided the verdict, when not the remote scan alone (history shows it).
+            if f.advisory.method:
+                data["method"] = f.advisory.method
+            else:
+                data.pop("method", None)
+            if row is not None and row["verdict"] == "unknown" and f.status != "unknown":
+                # An open finding that was undecided is now decided (e.g. by NITRO): the same
+                # finding, not a new one; the event and the report say so.
+                decided = {"from": "unknown", "to": f.status, "method": f.advisory.method or "remote"}
         if f.indicator is not None:
             data["evidence"] = f.indicator.evidence[:300]
         if t is Transition.NEW:
@@ -436,7 +459,12 @@ class StateStore:
             )
             first_seen, seen = row["first_seen"], row["seen_count"] + 1
         if t is not Transition.UNCHANGED or (row is not None and row["verdict"] != f.status):
-            self._event(c, f.host, f.id, t, {"rule_id": f.rule_id, "verdict": f.status, "build": build_label(result)})
+            detail: dict[str, Any] = {"rule_id": f.rule_id, "verdict": f.status, "build": build_label(result)}
+            if f.advisory is not None and f.advisory.method:
+                detail["method"] = f.advisory.method
+            if decided is not None:
+                detail["decided"] = decided
+            self._event(c, f.host, f.id, t, detail)
         meta: dict[str, Any] = {
             "transition": t.value,
             "status": OPEN,
@@ -447,6 +475,8 @@ class StateStore:
             "suppressed": supp is not None,
             "suppression": supp,
         }
+        if decided is not None:
+            meta["decided"] = decided
         if m.expired is not None:
             exp = m.expired.to_dict()
             meta["suppression_expired"] = exp

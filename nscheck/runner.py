@@ -12,11 +12,13 @@ import contextlib
 import datetime as dt
 import json
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from nscheck import __version__
@@ -490,8 +492,30 @@ def _run_demo(opts: ScanOptions) -> int:
     from nscheck.lab import start_lab
 
     print("nscheck: no targets given: scanning the built-in demo lab on loopback", file=sys.stderr)
-    with start_lab("demo") as lab:
-        return run(replace(opts, targets=tuple(lab.target_urls)))
+    with start_lab("demo") as lab, tempfile.TemporaryDirectory(prefix="nscheck-demo-") as tmp:
+        demo = replace(opts, targets=tuple(lab.target_urls))
+        nitro_hosts = [t for t in lab.targets if t.profile.opt("nitro_demo")]
+        if nitro_hosts and not (opts.nitro_user or opts.nitro_credentials):
+            demo = replace(demo, nitro_credentials=_demo_nitro_credentials(Path(tmp), [t.url for t in nitro_hosts]))
+            names = ", ".join(t.url for t in nitro_hosts)
+            print(f"nscheck: demo: {names} is also read over NITRO with the lab's read-only account: "
+                  "its verdicts are definite only thanks to NITRO", file=sys.stderr)
+        return run(demo)
+
+
+def _demo_nitro_credentials(tmp: Path, urls: Sequence[str]) -> str:
+    """A 0600 credentials file naming only the demo's NITRO host(s), with the lab account."""
+    import os
+
+    from nscheck.lab.nitro import LAB_NITRO_PASSWORD, LAB_NITRO_USER
+
+    p = tmp / "nitro.toml"
+    body = "".join(f'[hosts."{u}"]\nnitro = "{u}"\nuser = "{LAB_NITRO_USER}"\npassword = "{LAB_NITRO_PASSWORD}"\n\n'
+                   for u in urls)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(body)
+    return str(p)
 
 
 def evidence_summary(result: HostResult) -> list[Evidence]:

@@ -189,3 +189,20 @@ def test_role_evaluation_is_three_valued() -> None:
     assert asyncio.run(rd2.role("dtls", nmap.roles["dtls"]))[0] is Precondition.MET
     assert asyncio.run(rd2.role("management", nmap.roles["management"]))[0] is Precondition.UNKNOWN
     assert asyncio.run(rd2.role("url_policy", nmap.roles["url_policy"]))[0] is Precondition.UNKNOWN
+
+
+def test_lint_checks_nitro_coverage(tmp_path: Path) -> None:
+    import shutil
+
+    from nscheck.signatures import lint
+
+    d = tmp_path / "sigs"
+    shutil.copytree(signatures_dir(None), d)
+    assert lint(d).ok
+    text = (d / "nitro.yaml").read_text()
+    (d / "nitro.yaml").write_text(text.replace("  l2_adjacent:", "  l2_adjacnt:").replace(
+        "advisory: CTX697174", "advisory: CTX000001"))
+    errs = [str(e) for e in lint(d).errors]
+    assert any("neither a NITRO mapping nor not_decidable: l2_adjacent" in e for e in errs), errs
+    assert any("'l2_adjacnt' is not in manifest.yaml" in e and "nitro.yaml:" in e for e in errs), errs
+    assert any("no bulletin CTX000001" in e for e in errs), errs

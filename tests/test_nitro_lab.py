@@ -217,3 +217,21 @@ def test_unknown_turning_definite_is_a_decision_not_a_new_finding(lab: Any, tmp_
     assert "decided " in text and "CTX697174 (unknown->not_vulnerable by nitro)" in text, text
     assert "by nitro]" in text  # open findings say which method decided them
     assert LAB_NITRO_PASSWORD not in text and LAB_NITRO_PASSWORD not in (tmp_path / "f.jsonl").read_text()
+
+
+def test_demo_shows_a_host_decided_only_by_nitro() -> None:
+    from nscheck.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit):
+        main(["demo", "--format", "json"])
+    assert LAB_NITRO_PASSWORD not in out.getvalue() + err.getvalue()
+    docs = json.loads(out.getvalue())
+    nitro = [d for d in docs if (d.get("extra") or {}).get("nitro", {}).get("status") == "ok"]
+    assert len(nitro) == 1  # only the host named in the demo's credentials file is asked
+    d = nitro[0]
+    changed = d["extra"]["nitro"]["changed"]
+    assert changed and all(v.startswith("unknown -> ") for v in changed.values())
+    assert d["build"]["exact"] and not any(a["verdict"] == "unknown" for a in d["advisories"]
+                                           if a["id"] in changed)
+    assert "lab check: all" in err.getvalue()

@@ -121,7 +121,17 @@ def demo_cmd(
             typer.echo(f"nscheck demo: scanning {len(lab.targets)} simulated hosts on loopback", err=True)
         opts = ScanOptions(targets=tuple(lab.target_urls), format=fmt, no_progress=True, timeout=3.0,
                            host_deadline=15.0, concurrency=16)
-        results = scan_hosts(lab.target_urls, opts)
+        import tempfile
+        from pathlib import Path
+
+        from nscheck.runner import _demo_nitro_credentials
+
+        nitro_urls = [t.url for t in lab.targets if t.profile.opt("nitro_demo")]
+        with tempfile.TemporaryDirectory(prefix="nscheck-demo-") as tmp:
+            if nitro_urls:
+                # One host is also read over NITRO with the lab's read-only account.
+                opts = opts.with_(nitro_credentials=_demo_nitro_credentials(Path(tmp), nitro_urls))
+            results = scan_hosts(lab.target_urls, opts)
     finally:
         lab.stop()
     by_url = {t.url: t for t in lab.targets}
@@ -129,6 +139,15 @@ def demo_cmd(
         sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=2, default=str) + "\n")
     else:
         _render(results, by_url)
+        for r in results:
+            n = r.extra.get("nitro") or {}
+            changed = n.get("changed") or {}
+            if n.get("status") in ("ok", "partial"):
+                from_unknown = sorted(k for k, v in changed.items() if v.startswith("unknown"))
+                typer.echo(f"NITRO: {r.url} read as {n.get('build')!r} on {n.get('platform')!r}: "
+                           f"{len(from_unknown)} bulletin(s) the remote scan left unknown are now definite "
+                           f"({', '.join(from_unknown[:8])}{' ...' if len(from_unknown) > 8 else ''}); "
+                           "evidence in --format json: advisories[].method/evidence")
     if check:
         bad = []
         for r in results:

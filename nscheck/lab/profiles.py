@@ -158,6 +158,9 @@ def _demo() -> list[Profile]:
         _ns("gw-13.1-58.21", "13.1-58.21"),
         _ns("gw-13.1-61.26", "13.1-61.26"),
         _ns("gw-14.1-73.37-zeroed", "14.1-73.37"),
+        # Zeroed stamp too, but `nscheck demo` reads it over NITRO with the lab account: its
+        # verdicts are definite only thanks to NITRO (exact build, no SAML configured).
+        _ns("gw-zeroed-nitro-14.1-66.59", "14.1-66.59", nitro_demo=True),
         _ns("gw-fips-13.1-37.241", "13.1-37.241", edition="fips"),
         _ns("aaa-13.1-59.22", "13.1-59.22", roles=("aaa",)),
         _ns("mgmt-14.1", "14.1-47.46", roles=("management",)),

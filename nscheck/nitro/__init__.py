@@ -199,6 +199,7 @@ def combine(fp: Any, read: Any, sigs: Any) -> dict[str, Any]:
         advs = list(_bounded_verdicts(advs, remote_build, fp.bound))
     before_assess = _remote_verdicts(fp, sigs)
     out: list[AdvisoryResult] = []
+    changed: dict[str, str] = {}  # bulletin -> "remote verdict -> NITRO verdict" where they differ
     for a in advs:
         ev = _evidence_for(a, read, sigs)
         if a.verdict is Verdict.VULNERABLE and a.id in read.mitigations:
@@ -206,7 +207,10 @@ def combine(fp: Any, read: Any, sigs: Any) -> dict[str, Any]:
             a = replace(a, verdict=Verdict.MITIGATED,
                         reason=f"mitigated, not patched: {m.detail}; upgrade still required ({a.reason})")
             ev = (*ev, m)
-        if before_assess.get(a.id) != a.verdict or ev:
+        was = before_assess.get(a.id)
+        if was is not None and was is not a.verdict:
+            changed[a.id] = f"{was.value} -> {a.verdict.value}"
+        if was is not a.verdict or ev:
             a = replace(a, method="nitro", evidence=tuple(ev))
         out.append(a)
     extra = {
@@ -220,6 +224,7 @@ def combine(fp: Any, read: Any, sigs: Any) -> dict[str, Any]:
         "forbidden": list(read.forbidden),
         "mitigations": {k: e.detail for k, e in read.mitigations.items()},
         "files": read.files_coverage,
+        "changed": changed,
         "notes": list(read.notes) + notes,
         "requests_sent": read.requests_sent,
     }

@@ -165,10 +165,15 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
             skipped.append(Skipped("nitro", f"NITRO read stopped at the host deadline ({opts.host_deadline:g}s)"))
         if read is not None:
             requests_sent += read.requests_sent
+            merged = None
             if read.usable and (read.build is not None or read.facts):
                 from nscheck.nitro import combine
 
-                merged = combine(fp, read, sigs)
+                try:
+                    merged = combine(fp, read, sigs)
+                except Exception as e:  # one bad host never hurts the scan; the remote result stands
+                    skipped.append(Skipped("nitro", f"internal error combining NITRO evidence: {type(e).__name__}"))
+            if merged is not None:
                 product, build = merged["product"], merged["build"]
                 advisories, remediation = merged["advisories"], merged["remediation"]
                 extra["nitro"] = merged["extra"]

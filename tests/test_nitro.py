@@ -206,3 +206,32 @@ def test_lint_checks_nitro_coverage(tmp_path: Path) -> None:
     assert any("neither a NITRO mapping nor not_decidable: l2_adjacent" in e for e in errs), errs
     assert any("'l2_adjacnt' is not in manifest.yaml" in e and "nitro.yaml:" in e for e in errs), errs
     assert any("no bulletin CTX000001" in e for e in errs), errs
+
+
+def test_an_internal_error_is_a_scrubbed_per_host_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import nscheck.nitro.probe as probe_mod
+    from nscheck.nitro import NitroContext, nitro_stage
+    from nscheck.nitro.credentials import NitroAccess, NitroCredentials
+    from nscheck.targets import parse_target
+
+    async def boom(*a: object, **k: object) -> None:
+        raise RuntimeError(f"exploded while sending X-NITRO-PASS: {PW}")
+
+    monkeypatch.setattr(probe_mod, "read_appliance", boom)
+
+    class Client:
+        def nitro_fetcher(self, *a: object) -> SimpleNamespace:
+            async def aclose() -> None:
+                return None
+
+            return SimpleNamespace(aclose=aclose)
+
+    acc = NitroAccess("ro", Secret(PW), "test", "https://10.0.0.5", True)
+    ctx = NitroContext(NitroCredentials(None, {"gw.example": acc}), load_nitro_map(signatures_dir(None)))
+    t = next(iter(parse_target("https://gw.example")))
+    read, skips = asyncio.run(nitro_stage(t, None, SimpleNamespace(plain_http=False, base_url=t.url), Client(),
+                                          SimpleNamespace(host_deadline=5.0, nitro_budget=5), ctx))
+    assert read is None and skips and "internal error" in skips[0].reason
+    assert PW not in skips[0].reason and "***" in skips[0].reason

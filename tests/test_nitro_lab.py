@@ -235,3 +235,25 @@ def test_demo_shows_a_host_decided_only_by_nitro() -> None:
     assert d["build"]["exact"] and not any(a["verdict"] == "unknown" for a in d["advisories"]
                                            if a["id"] in changed)
     assert "lab check: all" in err.getvalue()
+
+
+def test_unreachable_nitro_address_is_a_note_and_the_remote_part_stands(lab: Any, tmp_path: Path) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = s.getsockname()[1]
+    s.close()  # nothing listens there now: connection refused
+    url = lab.target("nitro-gw-saml-idp-14.1-47.46").url
+    creds = tmp_path / "c.toml"
+    creds.write_text(f'[hosts."{url}"]\nnitro = "https://127.0.0.1:{dead}"\nuser = "{LAB_NITRO_USER}"\n'
+                     f'password = "{LAB_NITRO_PASSWORD}"\n')
+    os.chmod(creds, 0o600)
+    _, plain, _ = _scan([url, "--format", "json"])
+    code, out, err = _scan([url, "--format", "json", "--nitro-credentials", str(creds)])
+    assert code in (0, 1), err  # findings, not a failed scan
+    d = json.loads(out)[0]
+    assert d["extra"]["nitro"]["status"] == "unreachable"
+    assert any(s["what"] == "nitro" and "unreachable" in s["reason"] for s in d["skipped"])
+    assert d["build"] == json.loads(plain)[0]["build"] and d["status"] == "ok"
+    assert LAB_NITRO_PASSWORD not in out + err

@@ -482,7 +482,8 @@ def _remediation(sigs: AdvisorySet, cands: Sequence[Build], results: Sequence[Ad
             # A bulletin build with a better GA build (13.1-64.23 -> 64.24).
             for adv in sigs:
                 row = adv.train_fix(cand.train())
-                if row and row.recommended and row.fixed == target.with_edition(row.fixed.edition or Edition.STANDARD):
+                if row and row.recommended and row.fixed is not None and \
+                        row.fixed == target.with_edition(row.fixed.edition or Edition.STANDARD):
                     notes.append(f"{target} is the bulletin build; the GA build is {row.recommended.plain}")
                     target = row.recommended.with_edition(cand.edition or Edition.STANDARD)
                     break

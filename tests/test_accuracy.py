@@ -263,14 +263,23 @@ facts_st = st.dictionaries(st.sampled_from(_ROLES), st.sampled_from([MET, NOT_ME
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(build=builds, edition=editions, facts=facts_st)
+@given(build=builds, edition=editions, facts=facts_st,
+       others=st.lists(st.tuples(builds, editions), max_size=2))
 def test_property_never_clean_where_the_data_says_affected(build: Build, edition: Edition | None,
-                                                           facts: dict[str, Precondition]) -> None:
+                                                           facts: dict[str, Precondition],
+                                                           others: list[tuple[Build, Edition | None]]) -> None:
+    """Any build/edition/role combination, alone or among the candidates of an ambiguous
+    fingerprint: where the rows or an affected-only list make a candidate affected and the
+    configuration does not rule the CVE out, neither the CVE nor the bulletin is not_vulnerable."""
     b = Build(build.release, build.major, build.minor, edition)
-    res = assess(SIGS, [b], facts)
+    given_builds = [b, *(Build(o.release, o.major, o.minor, e) for o, e in others)]
+    res = assess(SIGS, given_builds, facts)
     by_id = {a.id: a for a in res.advisories}
-    if edition is not None and edition_mismatch(SIGS, b) is not None:
-        assert all(a.verdict is Verdict.UNKNOWN for a in res.advisories)
+    if any(x.edition is not None and edition_mismatch(SIGS, x) is not None for x in given_builds):
+        # A box that cannot exist is never judged "not vulnerable", not even by its configuration.
+        assert all(a.verdict is not Verdict.NOT_VULNERABLE for a in res.advisories)
+        if len(given_builds) == 1:
+            assert all(a.verdict is Verdict.UNKNOWN for a in res.advisories)
         return
     for adv in SIGS:
         got = by_id[adv.id]

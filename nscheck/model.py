@@ -333,19 +333,43 @@ class Remediation:
         )
 
 
+class SkipKind(StrEnum):
+    """Why something was not done, for machines. The first four are expected gaps; the last two
+    mean a check could not run as designed: they count as unknown for the exit code (and fail a
+    ``--strict`` run), since a check that broke says nothing about the host."""
+
+    DISABLED = "disabled"  # switched off by an option (--no-indicators, --indicator-paths none, no YARA)
+    NOT_APPLICABLE = "not_applicable"  # nothing to do here (not NetScaler, build already exact, no login page)
+    BUDGET = "budget"  # --request-budget or a per-host cap reached
+    DEADLINE = "deadline"  # --host-deadline reached
+    DATA_ERROR = "data_error"  # input data unusable (rules, an unreadable artefact, a broken answer)
+    INTERNAL_ERROR = "internal_error"  # a bug: an exception inside a check
+
+    @property
+    def is_error(self) -> bool:
+        return self in (SkipKind.DATA_ERROR, SkipKind.INTERNAL_ERROR)
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
     """An explicit 'not done, and why' instead of silence (a check, a method, a path)."""
 
     what: str
     reason: str
+    kind: SkipKind = SkipKind.NOT_APPLICABLE
 
     def to_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "reason": self.reason}
+        return {"what": self.what, "reason": self.reason, "kind": self.kind.value}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Skipped:
-        return cls(d["what"], d.get("reason", ""))
+        reason = d.get("reason", "")
+        try:
+            kind = SkipKind(d["kind"])
+        except (KeyError, ValueError):
+            # results saved before skips had a kind: an internal error said so in its reason
+            kind = SkipKind.INTERNAL_ERROR if "internal error" in reason else SkipKind.NOT_APPLICABLE
+        return cls(d["what"], reason, kind)
 
 
 @dataclass(frozen=True, slots=True)

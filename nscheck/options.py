@@ -60,6 +60,7 @@ class ScanOptions:
     sort: str = "urgency"  # host order in table/md/csv/html: urgency|name|verdict|cvss|input
     fail_on: str = "high"  # critical|high|medium|low|any|none
     fail_on_unknown: bool = False
+    strict: bool = False  # a check that could not run (data_error / internal_error skip) fails the run: exit 2
     max_signature_age: int | None = None  # days
     # scheduled runs
     state: str | None = None

@@ -32,6 +32,7 @@ from nscheck.model import (
     HostStatus,
     ProductInfo,
     Remediation,
+    SkipKind,
     Skipped,
     Verdict,
 )
@@ -131,7 +132,7 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
                     indicators, more = await _indicators(fetcher, fp, opts, sigs)
                     skipped.extend(more)
                 else:
-                    skipped.append(Skipped("indicators", "switched off (--no-indicators)"))
+                    skipped.append(Skipped("indicators", "switched off (--no-indicators)", SkipKind.DISABLED))
     except TimeoutError:
         error_override = f"host deadline ({opts.host_deadline:g}s) reached"
     except Exception as e:  # one bad host never hurts the scan
@@ -162,7 +163,7 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
                 read, more = await nitro_stage(target, fp, fetcher, client, opts, sigs.nitro)
             skipped.extend(more)
         except TimeoutError:
-            skipped.append(Skipped("nitro", f"NITRO read stopped at the host deadline ({opts.host_deadline:g}s)"))
+            skipped.append(Skipped("nitro", f"NITRO read stopped at the host deadline ({opts.host_deadline:g}s)", SkipKind.DEADLINE))
         if read is not None:
             requests_sent += read.requests_sent
             merged = None
@@ -478,11 +479,13 @@ def run(opts: ScanOptions) -> int:
         return e.code
     except KeyboardInterrupt:
         return ExitCode.SIGINT
+    for line in keep.error_lines():  # one line per distinct check error, after the run
+        print(line, file=sys.stderr)
     if signum is not None:
         # Interrupted: everything finished is flushed and the run is marked partial; the exit
         # code says so (128 + signal: 130 SIGINT, 143 SIGTERM), whatever the findings.
         return 128 + signum
-    return keep.code(opts.fail_on, opts.fail_on_unknown)
+    return keep.code(opts.fail_on, opts.fail_on_unknown, opts.strict)
 
 
 def _stdout_sink(fmt: str, sort: str = "urgency") -> Sink:

@@ -26,7 +26,7 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
-from nscheck.model import Confidence, Indicator, Skipped
+from nscheck.model import Confidence, Indicator, SkipKind, Skipped
 from nscheck.probe.types import Fetcher, HttpResponse
 from nscheck.signatures import SignatureError
 from nscheck.signatures.indicators import (
@@ -574,7 +574,10 @@ async def _run_path_rules(fetcher: Fetcher, pairs: list[tuple[PathRule, str]], k
                                    references=m.references, advice=m.advice))
     left = len(pairs) - checked
     if left > 0:
-        skipped.append(Skipped("webshell paths", f"{left} of {len(pairs)} paths not checked: {stop_reason or 'request budget'}"))
+        kind = SkipKind.DEADLINE if stop_reason == "host deadline" else SkipKind.BUDGET if stop_reason in (None, "request budget") \
+            else SkipKind.NOT_APPLICABLE  # the host stopped answering
+        skipped.append(Skipped("webshell paths", f"{left} of {len(pairs)} paths not checked: {stop_reason or 'request budget'}",
+                               kind))
     return found, skipped
 
 
@@ -640,7 +643,7 @@ async def check_host(
         return await _check_host(fetcher, pages, roles=roles, signatures_dir=signatures_dir,
                                  allow_origins=allow_origins, path_tier=path_tier, rules=rules, max_scripts=max_scripts, random_name=random_name)
     except Exception as e:  # Principle 4: a bug here must not cost the host its advisories
-        return [], [Skipped("indicators", f"internal error: {type(e).__name__}: {e}")]
+        return [], [Skipped("indicators", f"internal error: {type(e).__name__}: {e}", SkipKind.INTERNAL_ERROR)]
 
 
 async def _check_host(
@@ -657,12 +660,12 @@ async def _check_host(
 ) -> tuple[list[Indicator], list[Skipped]]:
     skipped: list[Skipped] = []
     if path_tier not in PATH_TIERS:
-        skipped.append(Skipped("webshell paths", f"unknown path tier {path_tier!r}: using 'default'"))
+        skipped.append(Skipped("webshell paths", f"unknown path tier {path_tier!r}: using 'default'", SkipKind.DATA_ERROR))
         path_tier = "default"
     try:
         rs = rules if rules is not None else load_rules(signatures_dir)
     except (SignatureError, ExceptionGroup) as e:
-        return [], [Skipped("indicators", f"indicator rules not loaded: {e}")]
+        return [], [Skipped("indicators", f"indicator rules not loaded: {e}", SkipKind.DATA_ERROR)]
     allow = (*rs.allow_origins, *allow_origins)
     base_url = getattr(fetcher, "base_url", "") or ""
     own = {o.host for o in (_origin(base_url),) if o}
@@ -675,7 +678,7 @@ async def _check_host(
         wanted = [p for role in (roles or ("gateway", "aaa")) for p in rs.login_pages.get(role, ())]
         for p in dict.fromkeys(wanted):
             if fetcher.budget_left <= 0:
-                skipped.append(Skipped("login pages", "not fetched: request budget"))
+                skipped.append(Skipped("login pages", "not fetched: request budget", SkipKind.BUDGET))
                 break
             r = await fetcher.get(p)
             html += _html_pages([r], base_url)
@@ -690,7 +693,9 @@ async def _check_host(
         # hostile page does not stall the other hosts' requests.
         parts = await asyncio.to_thread(_check_page, page, url_rules, text_rules, judge, hits)
         if parts.truncated:
-            skipped.append(Skipped(f"login page {_path_of(page.url)}", "part of the page was too broken to parse"))
+            # the parser's bounds on hostile markup were reached
+            skipped.append(Skipped(f"login page {_path_of(page.url)}", "part of the page was too broken to parse",
+                                   SkipKind.BUDGET))
         for src in parts.script_srcs:
             try:
                 absu = urljoin(page.url, src.strip())
@@ -717,7 +722,8 @@ async def _check_host(
         await asyncio.to_thread(_run_text_rules, text_rules, "script_file", r.text(), r.url or u, r.url or u, judge, hits)
     if len(order) > fetched:
         reason = "request budget" if fetched >= budget_for_scripts and fetched < limit else f"at most {limit} per host"
-        skipped.append(Skipped("login page scripts", f"{len(order) - fetched} of {len(order)} first-party scripts not checked: {reason}"))
+        skipped.append(Skipped("login page scripts", f"{len(order) - fetched} of {len(order)} first-party scripts not checked: {reason}",
+                               SkipKind.BUDGET))
 
     # 3. known webshell / artefact paths
     found: list[Indicator] = []
@@ -727,5 +733,5 @@ async def _check_host(
         found, sk = await _run_path_rules(fetcher, pairs, html, random_name)
         skipped += sk
     elif path_tier == "none":
-        skipped.append(Skipped("webshell paths", "not checked: path probing switched off"))
+        skipped.append(Skipped("webshell paths", "not checked: path probing switched off", SkipKind.DISABLED))
     return hits.items + found, skipped

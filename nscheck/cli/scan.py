@@ -64,7 +64,10 @@ def scan_cmd(
                              "then assessment open, exploited, vulnerable, unknown, unreachable, clean)|name|verdict|"
                              "cvss|input."),
     fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on findings at or above: " + "|".join(_FAIL_ON)),
-    fail_on_unknown: bool = typer.Option(False, "--fail-on-unknown", help="Exit 2 when a host is unknown or unreachable."),
+    fail_on_unknown: bool = typer.Option(False, "--fail-on-unknown", help="Exit 2 when a host is unknown or unreachable, "
+                                         "or one of its checks could not run."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 2 when any check could not run (a data or internal error), "
+                                "even without --fail-on-unknown."),
     max_signature_age: int = typer.Option(None, "--max-signature-age", help="Exit 69 when the signature set is older (days)."),
     state: str = typer.Option(None, "--state", help="SQLite state database: remembers hosts and findings between runs."),
     lock: str = typer.Option(None, "--lock", help="Exclusive lock file; a second run exits 75."),
@@ -125,6 +128,7 @@ def scan_cmd(
         sort=sort,
         fail_on=fail_on,
         fail_on_unknown=fail_on_unknown,
+        strict=strict,
         max_signature_age=max_signature_age,
         state=state,
         lock=lock,

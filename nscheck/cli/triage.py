@@ -68,6 +68,7 @@ def triage_cmd(
     jsonl: str = typer.Option(None, "--jsonl", help="ECS JSON Lines (nscheck.finding alerts with file.*; '-' for stdout)."),
     fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on indicators at or above: " + "|".join(_FAIL_ON)),
     fail_on_unknown: bool = typer.Option(False, "--fail-on-unknown", help="Exit 2 when an input could not be read."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 2 when any check could not run (a data or internal error)."),
     collected_at: str = typer.Option(None, "--collected-at",
                                      help="When the artefacts were collected (ISO date/time, UTC if no zone); default: "
                                      "bundle name, else the newest file's time."),
@@ -106,7 +107,7 @@ def triage_cmd(
             typer.echo(f"nscheck triage: signature error: {m}", err=True)
         raise typer.Exit(ExitCode.USAGE) from None
     opts = TriageOptions(state=state, paths=tuple(paths), name=name, format=fmt, output_dir=output_dir, jsonl=jsonl, fail_on=fail_on,
-                         fail_on_unknown=fail_on_unknown, collected_at=when, recent_days=recent_days,
+                         fail_on_unknown=fail_on_unknown, strict=strict, collected_at=when, recent_days=recent_days,
                          signatures=signatures, yara=not no_yara, max_read_bytes=_parse_size(max_read),
                          max_seconds=max_time, max_findings=max_findings, group_after=group_after)
     raise typer.Exit(run_triage(opts, rules, sigdir, triage))
@@ -166,7 +167,9 @@ def run_triage(opts: TriageOptions, rules: TriageRules, sigdir: Path,
     if opts.format == "table" and opts.jsonl != "-":
         render_table(results, summary=summary)
         _print_table_details(results)
-    return tally.code(opts.fail_on, opts.fail_on_unknown)
+    for line in tally.error_lines():
+        print(line, file=sys.stderr)
+    return tally.code(opts.fail_on, opts.fail_on_unknown, opts.strict)
 
 
 def _print_table_details(results: list[HostResult]) -> None:

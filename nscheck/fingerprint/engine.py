@@ -26,7 +26,7 @@ from nscheck.fingerprint.methods import (
     Req,
     Signal,
 )
-from nscheck.model import BuildInfo, Confidence, Evidence, Precondition, ProductInfo, Skipped
+from nscheck.model import BuildInfo, Confidence, Evidence, Precondition, ProductInfo, SkipKind, Skipped
 from nscheck.probe.types import Fetcher, HttpResponse
 from nscheck.signatures.fingerprints import FingerprintTables
 
@@ -297,7 +297,7 @@ async def fingerprint_host(
             "Citrix page that is not a NetScaler (StoreFront shares the RfWebUI markup)", None,
             Confidence.LOW)))
     if not build_stage:
-        lad.skipped.append(Skipped("build", "build fingerprinting not requested (--indicators-only)"))
+        lad.skipped.append(Skipped("build", "build fingerprinting not requested (--indicators-only)", SkipKind.DISABLED))
         return _finish(lad, product, None, CLOSED)
     if product.is_netscaler is not True:
         lad.skipped.append(Skipped("build", "not confirmed as NetScaler: build not assessed"))

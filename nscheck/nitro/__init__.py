@@ -23,6 +23,7 @@ from nscheck.model import (
     Evidence,
     Precondition,
     ProductInfo,
+    SkipKind,
     Skipped,
     Verdict,
 )
@@ -127,7 +128,8 @@ async def nitro_stage(target: Any, fp: Any, fetcher: Any, client: Any, opts: Any
     try:
         read = await read_appliance(nf, ctx.nmap, file_dirs=ctx.file_dirs)
     except Exception as e:  # a bug must not lose the remote result; the note never carries the password
-        return None, [Skipped("nitro", access.password.scrub(f"internal error: {type(e).__name__}: {e}"))]
+        return None, [Skipped("nitro", access.password.scrub(f"internal error: {type(e).__name__}: {e}"),
+                                 SkipKind.INTERNAL_ERROR)]
     finally:
         aclose = getattr(nf, "aclose", None)
         if aclose is not None:

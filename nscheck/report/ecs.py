@@ -331,7 +331,8 @@ class EcsWriter:
             "indicators": len(r.indicators),
             "requests_sent": r.requests_sent,
             "duration_ms": r.duration_ms,
-            "skipped": [{"what": clean(s.what, 200), "reason": clean(s.reason, 500)} for s in r.skipped],
+            "skipped": [{"what": clean(s.what, 200), "reason": clean(s.reason, 500), "kind": s.kind.value}
+                        for s in r.skipped],
         }
         if r.kind == "triage":
             cov["artefacts"] = r.coverage or {}

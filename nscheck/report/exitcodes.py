@@ -2,8 +2,9 @@
 
 0 nothing at or above the threshold; 1 findings at or above ``--fail-on`` (vulnerable bulletins,
 severity from CVSS, and indicator hits; unknown bulletins only with ``--fail-on-unknown``;
-suppressed findings never); 2 with ``--fail-on-unknown`` when a host is unknown or unreachable,
-and always when ``--proxy`` refused to reach a host (407, refused CONNECT);
+suppressed findings never); 2 with ``--fail-on-unknown`` when a host is unknown or unreachable
+or one of its checks could not run (a skip of kind data_error / internal_error), with
+``--strict`` on any such skip, and always when ``--proxy`` refused to reach a host (407, refused CONNECT);
 69 signature set older than ``--max-signature-age`` days (checked before scanning).
 """
 
@@ -19,33 +20,53 @@ from nscheck.exitcodes import ExitCode
 from nscheck.model import FindingKind, HostResult, HostVerdict, Severity, Verdict, findings_of
 from nscheck.probe.types import PROXY_ERROR
 from nscheck.report.base import RunInfo, RunSummary
-from nscheck.report.text import docs_of, finding_severity, suppressed
+from nscheck.report.text import clean, docs_of, finding_severity, suppressed
 
 FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
 _THRESHOLD = {"critical": 4, "high": 3, "medium": 2, "low": 1, "any": 0}
 WARN_AGE_DAYS = 30
 
 
+MAX_DISTINCT_ERRORS = 50  # distinct check errors kept for stderr (memory stays flat at 5000 hosts)
+
+
 class ExitTally:
-    """A sink that remembers only what the exit code needs: worst severity per finding class and
-    whether any host was unknown/unreachable."""
+    """A sink that remembers only what the exit code needs: worst severity per finding class,
+    whether any host was unknown/unreachable, and the distinct check errors (skips of kind
+    data_error / internal_error) with how many hosts each hit."""
 
     def __init__(self) -> None:
         self.worst_vulnerable = -1  # rank of the worst unsuppressed vulnerable bulletin / indicator hit
         self.worst_unknown = -1  # rank of the worst unsuppressed unknown bulletin
-        self.blind_hosts = 0  # unknown or unreachable hosts
         self.proxy_failures = 0  # hosts --proxy refused to reach (407...): our setup failed, never "clean"
+        self.blind_hosts = 0  # unknown or unreachable hosts, or hosts where a check could not run
+        self.error_hosts = 0  # hosts with a data_error / internal_error skip
         self.hosts = 0
+        # (kind, what, reason) -> [hosts, first target]; at most MAX_DISTINCT_ERRORS, the rest counted
+        self.errors: dict[tuple[str, str, str], list[Any]] = {}
+        self.more_errors = 0
 
     def open(self, run: RunInfo) -> None:
         pass
 
     def host(self, result: HostResult) -> None:
         self.hosts += 1
-        if result.verdict in (HostVerdict.UNKNOWN, HostVerdict.UNREACHABLE):
+        errors = [s for s in result.skipped if s.kind.is_error]
+        # A check that broke says nothing about the host: for the exit code that host is unknown.
+        if errors or result.verdict in (HostVerdict.UNKNOWN, HostVerdict.UNREACHABLE):
             self.blind_hosts += 1
             if result.kind == "scan" and PROXY_ERROR in (result.error or ""):
                 self.proxy_failures += 1
+        if errors:
+            self.error_hosts += 1
+        for key in dict.fromkeys((s.kind.value, s.what, s.reason) for s in errors):
+            seen = self.errors.get(key)
+            if seen is not None:
+                seen[0] += 1
+            elif len(self.errors) < MAX_DISTINCT_ERRORS:
+                self.errors[key] = [1, result.target]
+            else:
+                self.more_errors += 1
         for f in findings_of(result):
             if f.suppressed or suppressed(result, f.id):
                 continue
@@ -72,7 +93,19 @@ class ExitTally:
     def close(self, summary: RunSummary) -> None:
         pass
 
-    def code(self, fail_on: str = "high", fail_on_unknown: bool = False) -> ExitCode:
+    def error_lines(self) -> list[str]:
+        """One line per distinct check error (for stderr), escaped: reasons can quote host data."""
+        out = []
+        for (kind, what, reason), (n, first) in self.errors.items():
+            hosts = f"{n} hosts, first {clean(first, 100)}" if n > 1 else clean(first, 100)
+            out.append(f"nscheck: {kind}: {clean(what, 100)}: {clean(reason, 300)} ({hosts})")
+        if self.more_errors:
+            out.append(f"nscheck: ... and {self.more_errors} more check error(s) (see each host's skipped list)")
+        return out
+
+    def code(self, fail_on: str = "high", fail_on_unknown: bool = False, strict: bool = False) -> ExitCode:
+        """``strict``: a check that could not run (data_error / internal_error) fails the run
+        with exit 2 even without ``fail_on_unknown`` (findings at the threshold still win: 1)."""
         if fail_on not in FAIL_ON:
             raise ValueError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
         if fail_on != "none":
@@ -80,7 +113,7 @@ class ExitTally:
             worst = max(self.worst_vulnerable, self.worst_unknown if fail_on_unknown else -1)
             if worst >= need:
                 return ExitCode.FINDINGS
-        if (fail_on_unknown and self.blind_hosts) or self.proxy_failures:
+        if (fail_on_unknown and self.blind_hosts) or (strict and self.error_hosts) or self.proxy_failures:
             return ExitCode.UNKNOWN
         return ExitCode.OK
 
@@ -93,7 +126,8 @@ def exit_code(results_or_tally: Iterable[HostResult] | ExitTally, opts: Any) -> 
         tally = ExitTally()
         for r in results_or_tally:
             tally.host(r)
-    return tally.code(getattr(opts, "fail_on", "high") or "high", bool(getattr(opts, "fail_on_unknown", False)))
+    return tally.code(getattr(opts, "fail_on", "high") or "high", bool(getattr(opts, "fail_on_unknown", False)),
+                      bool(getattr(opts, "strict", False)))
 
 
 def signatures_date(signatures_dir: str | Path) -> dt.date | None:

@@ -28,6 +28,7 @@ class TriageOptions:
     jsonl: str | None = None
     fail_on: str = "high"
     fail_on_unknown: bool = False
+    strict: bool = False  # a check that could not run fails the run: exit 2
     collected_at: dt.datetime | None = None
     recent_days: int | None = None  # overrides the rule's days
     signatures: str | None = None

@@ -37,6 +37,7 @@ from nscheck.model import (
     Precondition,
     ProductInfo,
     Severity,
+    SkipKind,
     Skipped,
 )
 from nscheck.safetext import escape_undecodable
@@ -561,7 +562,7 @@ def _advisories(ctx: Context, build: Build | None, sigdir: Path | None) -> tuple
         a = assess(load_default(sigdir), [build], facts)
         return tuple(a.advisories), a.remediation, []
     except Exception as e:  # signatures broken or engine error: say so, keep the triage
-        return (), None, [Skipped("advisories", f"not assessed: {type(e).__name__}: {e}")]
+        return (), None, [Skipped("advisories", f"not assessed: {type(e).__name__}: {e}", SkipKind.INTERNAL_ERROR)]
 
 
 def _coverage(run: _Run, sources: Sequence[Source], collected: dt.datetime | None, how: str,
@@ -728,7 +729,7 @@ def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir
     if not sources:
         msg = "; ".join(errors)
         return HostResult(target=target, status=HostStatus.ERROR, error=msg, kind="triage",
-                          skipped=tuple(Skipped("triage", e) for e in errors), started=iso(started.timestamp()),
+                          skipped=tuple(Skipped("triage", e, SkipKind.DATA_ERROR) for e in errors), started=iso(started.timestamp()),
                           coverage={"source": {"path": label, "type": "unavailable"}, "error": msg,
                                     "next_steps": ["check the path, or install the extra named in the error"]},
                           extra={"source": label})
@@ -756,10 +757,10 @@ def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir
     build_info, build = _build(run.ctx)
     advisories, remediation, skipped = _advisories(run.ctx, build, sigdir)
     if yara_module() is None or not opts.yara:
-        skipped.append(Skipped("yara", "yara-python is not installed (pip install 'nscheck[yara]')"))
+        skipped.append(Skipped("yara", "yara-python is not installed (pip install 'nscheck[yara]')", SkipKind.DISABLED))
     if not run.ctx.have_birthtime:
         skipped.append(Skipped("timestomp", "no birth times in this source; needs a stat listing or a disk image"))
-    skipped.extend(Skipped("source", e) for e in errors)
+    skipped.extend(Skipped("source", e, SkipKind.DATA_ERROR) for e in errors)
     # every hit carries the collection's own time reference (recent / timestomp judgements use it)
     ref = iso(collected.timestamp()) if collected else None
     stamped = (replace(i, file={**(i.file or {}), "collected_at": ref}) for i in run.indicators.values())
@@ -788,7 +789,7 @@ def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir
             and not any(ctx.present.get(a) for a in EXPECTED_AREAS):
         error = ("nothing to triage: the input holds no NetScaler artefacts (no appliance directories, logs or ns.conf "
                  "were recognised); see coverage for what was found")
-        skipped.append(Skipped("triage", error))
+        skipped.append(Skipped("triage", error, SkipKind.DATA_ERROR))
         coverage["summary"] = "NOT TRIAGED: " + error + ". " + coverage["summary"]
     is_ns = bool(run.ctx.nsconf_path or run.ctx.present.get("/netscaler/ns_gui") or run.ctx.kernels)
     product = ProductInfo(is_netscaler=True if is_ns else None, confidence=Confidence.HIGH if is_ns else Confidence.LOW,

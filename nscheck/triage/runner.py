@@ -781,7 +781,7 @@ def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir
         # compromise assessment): the result is an error that says what was not examined
         cut_msg = "triage cut short: " + "; ".join(run.ctx.cut.values())
         error = f"{error}; {cut_msg}" if error else cut_msg
-        skipped.append(Skipped("triage", cut_msg))
+        skipped.append(Skipped("triage", cut_msg, SkipKind.BUDGET))
     # An input with no appliance area, no log and no ns.conf (a wrong folder, an empty archive) was
     # not triaged at all: that is "unknown", never a clean result.
     ctx = run.ctx

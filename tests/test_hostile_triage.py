@@ -118,3 +118,15 @@ def test_non_utf8_name_in_a_directory_copy(tmp_path):
     assert res.exit_code == 1, res.output
     paths = {i["path"] for i in json.loads(res.stdout)["indicators"]}
     assert f"{WEBROOT}/x\\xff\\xfe.php" in paths and f"{WEBROOT}/uiareas/linux/adminupevents.php" in paths
+
+
+def test_history_shows_a_hostile_archive_name_inertly(tmp_path):
+    """The triaged archive's own name lands in the state database and comes back in `history`."""
+    arch = tf.write_tar(_hostile_tree(), tmp_path / "case\x1b]0;PWNED\x07\x9b2J\u202e.tar.gz")
+    db = tmp_path / "state.db"
+    res = runner.invoke(app, ["triage", str(arch), "--state", str(db), "--collected-at", WHEN, "-f", "json"])
+    assert res.exit_code == 1, res.output
+    hist = runner.invoke(app, ["history", "--state", str(db)])
+    assert hist.exit_code == 0, hist.output
+    assert "case" in hist.stdout
+    _assert_inert(hist.stdout)

@@ -10,6 +10,7 @@ import typer
 
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
+from nscheck.report.text import clean
 
 _STATE_HELP = "SQLite state database written by `nscheck scan --state`."
 
@@ -55,7 +56,7 @@ def render_table(hosts: list[dict[str, Any]]) -> str:
     for h in hosts:
         open_f = [f for f in h["findings"] if f["status"] == "open"]
         lines.append(
-            f"{h['host']}  ({h['target']}; first seen {_short(h['first_seen'])}, {h['seen_count']} scans; "
+            f"{clean(h['host'], 200)}  ({clean(h['target'], 300)}; first seen {_short(h['first_seen'])}, {h['seen_count']} scans; "
             f"now {h['verdict']}, build {h['build'] or 'unknown'}; {len(open_f)} open)"
         )
         by_run: dict[str | None, list[dict[str, Any]]] = {}
@@ -65,17 +66,19 @@ def render_table(hosts: list[dict[str, Any]]) -> str:
             changes = _changes(by_run.pop(o["run_id"], []))
             partial = " (partial run)" if o.get("run_status") == "partial" else ""
             note = ""
+            # notes, sources and reasons may carry names from a triaged archive: cleaned like the scan table
             if (o["note"] or "").startswith("triage of"):
-                note = f"  [{o['note']}]"
+                note = f"  [{clean(o['note'], 300)}]"
             elif not o["reached"] or not o["fingerprinted"]:
-                note = f"  [not assessed: {o['note'] or 'no build'}; open findings kept]"
+                note = f"  [not assessed: {clean(o['note'] or 'no build', 300)}; open findings kept]"
             lines.append(
                 f"  {_short(o['at'])}  {o['status']:<11} {o['verdict']:<15} {(o['build'] or '-'):<22} "
                 f"{changes or '-'}{note}{partial}"
             )
         for t in h["triage"]:
-            who = f" by {t['who']}" if t["who"] else ""
-            lines.append(f"  {_short(t['at'])}  triage ({t['source']}{who}): {t['reason']}; closed {len(t['closed'])} assessment(s)")
+            who = f" by {clean(t['who'], 80)}" if t["who"] else ""
+            lines.append(f"  {_short(t['at'])}  triage ({clean(t['source'], 300)}{who}): {clean(t['reason'], 500)}; "
+                         f"closed {len(t['closed'])} assessment(s)")
         for f in open_f:
             sup = " [suppressed]" if f["suppressed"] else ""
             cves = f" ({', '.join(f['cves'][:3])})" if f["cves"] else ""

@@ -372,6 +372,14 @@ class _JsonStdoutSink:
             sys.stdout.write(json.dumps([r.to_dict() for r in self.results], indent=2, default=str) + "\n")
 
 
+_SECRET_HEADER = ("auth", "cookie", "token", "key", "secret", "pass", "session", "credential")
+
+
+def _shown(name: str, value: str) -> str:
+    """A -H value as --dry-run prints it: credentials never reach any output (Principle 6)."""
+    return "*** (from -H, not shown)" if any(w in name.lower() for w in _SECRET_HEADER) else value
+
+
 def _dry_run(targets: Iterable[Target], opts: ScanOptions, sigs: ScanInputs) -> int:
     from nscheck.assess.indicators import plan_path_requests
     from nscheck.fingerprint.engine import plan_requests
@@ -386,7 +394,7 @@ def _dry_run(targets: Iterable[Target], opts: ScanOptions, sigs: ScanInputs) -> 
             hdrs = pc.request_headers(raw=rq.raw, byte_range=rq.byte_range)
             print(f"{rq.method} {t.url}{rq.path}")
             for k, v in hdrs.items():
-                print(f"    {k}: {v}")
+                print(f"    {k}: {_shown(k, v)}")
         if opts.indicators and opts.indicator_paths != "none":
             # Only on hosts found to be NetScaler; plus up to 5 first-party scripts of the login
             # pages and one soft-404 baseline per directory, which depend on the answers.
@@ -395,7 +403,7 @@ def _dry_run(targets: Iterable[Target], opts: ScanOptions, sigs: ScanInputs) -> 
                 hdrs = pc.request_headers(raw=rng is not None, byte_range=rng)
                 print(f"{method} {t.url}{path}")
                 for k, v in hdrs.items():
-                    print(f"    {k}: {v}")
+                    print(f"    {k}: {_shown(k, v)}")
         if sigs.nitro is not None:
             from nscheck.nitro import plan_lines
 

@@ -209,3 +209,16 @@ def test_proxy_password_is_masked_in_errors() -> None:
     assert code == 64 and "--proxy" in err and "S3cretPW" not in err and "alice" not in err, err
     assert mask_userinfo("bad http://u:p@h:1/x and socks5://a@b") == "bad http://***@h:1/x and socks5://***@b"
     assert mask_userinfo("mail me@example.org") == "mail me@example.org"
+
+
+def test_dry_run_never_prints_credential_headers() -> None:
+    from nscheck.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as ex:
+        main(["scan", "127.0.0.1", "--dry-run", "-H", "Authorization: Bearer S3CRET-TOKEN", "-H",
+              "Cookie: NSC_AAAC=S3CRET-COOKIE", "-H", "X-Team: blue", "--proxy", "http://alice:S3cretPW@127.0.0.1:3"])
+    assert ex.value.code in (0, None), err.getvalue()
+    text = out.getvalue() + err.getvalue()
+    assert "Authorization: ***" in text and "X-Team: blue" in text
+    assert "S3CRET" not in text and "S3cretPW" not in text

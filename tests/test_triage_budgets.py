@@ -153,3 +153,9 @@ def test_budget_flags_reach_the_options(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["triage", str(p), "--max-read", "lots"])
     assert bad.exit_code != 0 and "--max-read" in bad.output
 
+
+
+def test_table_says_what_was_cut(tmp_path: Path) -> None:
+    p = tf.write_tar(tf.clean_tree(), tmp_path / "c.tar.gz")
+    res = CliRunner().invoke(app, ["triage", str(p), "--max-read", "1K", "--collected-at", "2026-11-20T12:00:00Z"])
+    assert "CUT SHORT: the read budget" in res.stdout, res.stdout

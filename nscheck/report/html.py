@@ -82,7 +82,8 @@ def row_of(r: HostResult, *, link: bool = False) -> HtmlRow:
     return HtmlRow(
         target=clean(r.target, 300), verdict=r.verdict.value, product=clean(product_text(r), 100),
         build=clean(build_text(r), 100), train=clean(train, 40), exact_build=clean(exact, 40),
-        open_bulletins=tuple(clean(a.id, 40) for a in r.advisories if a.verdict is Verdict.VULNERABLE),
+        # mitigated (NITRO saw the interim mitigation) is still open: the fix is missing
+        open_bulletins=tuple(clean(a.id, 40) for a in r.advisories if a.verdict in (Verdict.VULNERABLE, Verdict.MITIGATED)),
         unknown_bulletins=sum(1 for a in r.advisories if a.verdict is Verdict.UNKNOWN),
         indicators=len(r.indicators), worst=w.value if w else "", fix_to=clean(fix_to(r), 60),
         link=safe_name(r.target, r.url) if link else "", error=clean(r.error or "", 200),

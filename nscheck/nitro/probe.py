@@ -14,6 +14,7 @@ allow ``show <resource>``: that one resource is unknown, the rest goes on.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,16 +228,14 @@ async def read_appliance(fetcher: Any, nmap: NitroMap, *, file_dirs: Sequence[tu
     # Edition: what the appliance calls itself; else, when it answered, the build's natural train.
     if out.build is not None:
         ed: Edition | None = None
-        for e in nmap.editions:
-            items = await rd.get(e.resource)
+        for erule in nmap.editions:
+            items = await rd.get(erule.resource)
             if items is None:
                 continue
-            import re
-
-            val = str(items[0].get(e.field, "")) if items else ""
-            if val and re.search(e.regex, val):
-                ed = Edition(e.edition)
-                out.edition_evidence = f"{e.resource}.{e.field} = {_short(val, 80)!r} names {ed.label or ed.value}"
+            val = str(items[0].get(erule.field, "")) if items else ""
+            if val and re.search(erule.regex, val):
+                ed = Edition(erule.edition)
+                out.edition_evidence = f"{erule.resource}.{erule.field} = {_short(val, 80)!r} names {ed.label or ed.value}"
                 break
         if ed is None and hw is not None and Edition.STANDARD in edition_candidates(out.build):
             ed = Edition.STANDARD

@@ -262,3 +262,16 @@ def test_unreachable_nitro_address_is_a_note_and_the_remote_part_stands(lab: Any
     assert any(s["what"] == "nitro" and "unreachable" in s["reason"] for s in d["skipped"])
     assert d["build"] == json.loads(plain)[0]["build"] and d["status"] == "ok"
     assert LAB_NITRO_PASSWORD not in out + err
+
+
+def test_exclude_applies_to_the_nitro_address(lab: Any, tmp_path: Path) -> None:
+    url = lab.target("nitro-gw-saml-idp-14.1-47.46").url
+    creds = tmp_path / "c.toml"
+    creds.write_text(f'[hosts."{url}"]\nnitro = "https://127.0.0.9:4443"\nuser = "{LAB_NITRO_USER}"\n'
+                     f'password = "{LAB_NITRO_PASSWORD}"\n')
+    os.chmod(creds, 0o600)
+    _, out, err = _scan([url, "--format", "json", "--nitro-credentials", str(creds), "--exclude", "127.0.0.9"])
+    assert LAB_NITRO_PASSWORD not in out + err
+    d = json.loads(out)[0]
+    assert any(s["what"] == "nitro" and "excluded" in s["reason"] for s in d["skipped"]), d["skipped"]
+    assert "nitro" not in (d.get("extra") or {})

@@ -42,6 +42,7 @@ class NitroContext:
     file_dirs: tuple[tuple[str, dict[str, str]], ...] = ()
     # NITRO addresses whose credentials were rejected this run: never tried again (lockout).
     rejected: set[tuple[str, str]] = field(default_factory=set)
+    exclusions: Any = None  # nscheck.targets.Exclusions: --exclude applies to NITRO addresses too
 
 
 def _indicator_paths(signatures_dir: Path, sources: Sequence[str]) -> list[str]:
@@ -86,9 +87,12 @@ def load_context(opts: Any) -> NitroContext | None:
     creds = load_credentials(opts)
     if creds is None:
         return None
+    from nscheck.targets import load_exclusions
+
     sigdir = Path(opts.signatures_path)
     nmap = load_nitro_map(sigdir)
-    return NitroContext(creds, nmap, file_dirs(nmap, sigdir))
+    ex = load_exclusions(getattr(opts, "exclude", ()), getattr(opts, "exclude_files", ()), lambda _e: None)
+    return NitroContext(creds, nmap, file_dirs(nmap, sigdir), exclusions=ex)
 
 
 def _address(target: Any, fetcher: Any, access: NitroAccess) -> tuple[str | None, str | None]:
@@ -120,6 +124,15 @@ async def nitro_stage(target: Any, fp: Any, fetcher: Any, client: Any, opts: Any
     base, why = _address(target, fetcher, access)
     if base is None:
         return None, [Skipped("nitro", why or "not sent")]
+    if ctx.exclusions:
+        from nscheck.targets import parse_target
+
+        try:
+            nt = next(iter(parse_target(base)))
+        except Exception:
+            return None, [Skipped("nitro", "not sent: the NITRO address is not a valid target")]
+        if ctx.exclusions.excludes(nt):
+            return None, [Skipped("nitro", f"not sent: the NITRO address {base} is excluded (--exclude)")]
     key = (access.user, base)
     if key in ctx.rejected:
         return None, [Skipped("nitro", f"not sent: the credentials for {base} were rejected earlier in this run")]

@@ -82,6 +82,8 @@ def test_permissions_reports_follow_umask_state_and_lock_are_private(tmp_path: P
         lock = RunLock(tmp_path / "l.lock").acquire()
         lock.release()
         store = StateStore.open(tmp_path / "state.db")
+        side = [tmp_path / f"state.db{x}" for x in ("-wal", "-shm") if (tmp_path / f"state.db{x}").exists()]
+        side_modes = [_mode(x) for x in side]
         store.close()
         os.umask(0o077)
         atomic_write(tmp_path / "h2.json", "{}")
@@ -92,3 +94,36 @@ def test_permissions_reports_follow_umask_state_and_lock_are_private(tmp_path: P
     assert _mode(tmp_path / "h2.json") == 0o600
     assert _mode(tmp_path / "l.lock") == 0o600
     assert _mode(tmp_path / "state.db") == 0o600
+    assert all(m == 0o600 for m in side_modes), side_modes  # SQLite copies the database's mode
+
+
+def test_triage_spools_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A core dump is spooled (decompressed) for YARA: the spool and its directory are private
+    whatever the umask (cores hold session keys and passwords)."""
+    import gzip
+
+    import triage_fixtures as tf
+
+    from nscheck.paths import signatures_dir
+    from nscheck.signatures.triage import load
+    from nscheck.triage.checks.yara_scan import YaraScan, yara_module
+    from nscheck.triage.context import TriageOptions
+    from nscheck.triage.runner import triage_path
+
+    if yara_module() is None:
+        pytest.skip("yara-python not installed: no spool")
+    seen: list[tuple[int, int]] = []
+
+    def spy(self, ctx, rule, entry, path):  # type: ignore[no-untyped-def]
+        seen.append((_mode(path), _mode(path.parent)))
+        return []
+
+    monkeypatch.setattr(YaraScan, "scan_file", spy)
+    core = tf.f("/var/core/1/NSPPE-00-1234-1.gz", gzip.compress(b"\x7fELF" + b"session-key" * 1000))
+    p = tf.write_tar([*tf.clean_tree(), core], tmp_path / "c.tar.gz")
+    old = os.umask(0)
+    try:
+        triage_path(str(p), TriageOptions(collected_at=tf.COLLECTED), load(signatures_dir(None)))
+    finally:
+        os.umask(old)
+    assert seen and all(f == 0o600 and d == 0o700 for f, d in seen), seen

@@ -56,7 +56,7 @@ def test_plugin_flood_on_one_host_does_not_stall_the_others() -> None:
     ]
     with lab_mod.start_lab(profiles, latency_ms=20) as lab:
         code, docs, err = _scan([*lab.target_urls, "--format", "json", "--no-indicators", "--timeout", "5",
-                                 "--host-deadline", "10", "--retries", "0", "-c", "8"])
+                                 "--host-deadline", "20", "--retries", "0", "-c", "8"])
         flood_reqs = lab.requests_for("gw-plugin-flood")
     assert code in (0, 1), err
     assert any(path == "/vpn/pluginlist.xml" for _m, path in flood_reqs), flood_reqs  # the flood was read

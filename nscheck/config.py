@@ -42,6 +42,7 @@ OTHER_COMMANDS = {"signatures_url", "trusted_keys"}
 PATH_FIELDS = {
     "state", "lock", "suppressions", "jsonl", "csv", "html", "output_dir", "signatures", "ca_file",
     "input_files", "exclude_files", "allow_origin_files", "nitro_password_file", "nitro_credentials",
+    "ocsf", "syslog_ca", "hec_token_file", "hec_ca", "spool_dir",
 }
 CHOICES = {
     "format": ("table", "json", "jsonl", "md", "csv"),

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     SIGNATURES_STALE = 69  # EX_UNAVAILABLE: signature set older than --max-signature-age
     SOFTWARE = 70  # EX_SOFTWARE: an internal error (a bug)
     CANTCREAT = 73  # EX_CANTCREAT: an output path cannot be written
+    DELIVERY = 74  # EX_IOERR: a SIEM collector (syslog/HEC) did not take every event; the rest is spooled
     LOCKED = 75  # EX_TEMPFAIL: another run holds --lock; try again later
     TEMPFAIL = 75  # alias: signatures update could not fetch (network, cut short); try again later
     SIGINT = 130  # 128 + SIGINT: interrupted, finished hosts kept, run marked partial
@@ -43,6 +44,8 @@ _MEANING: dict[ExitCode, str] = {
     ExitCode.SIGNATURES_STALE: "signature set older than --max-signature-age days",
     ExitCode.SOFTWARE: "internal error (a bug)",
     ExitCode.CANTCREAT: "an output path cannot be written",
+    ExitCode.DELIVERY: "a SIEM collector (--syslog/--hec-url) did not take every event: the rest is spooled and "
+                       "sent on the next run",
     ExitCode.LOCKED: "another run holds --lock (or: signatures update could not fetch; try again later)",
     ExitCode.SIGINT: "interrupted by SIGINT: finished hosts kept, run marked partial",
     ExitCode.SIGTERM: "interrupted by SIGTERM: finished hosts kept, run marked partial",

@@ -55,6 +55,18 @@ class ScanOptions:
     jsonl: str | None = None  # "-" for stdout
     csv: str | None = None
     html: str | None = None
+    # SIEM delivery (nscheck.deliver): OCSF file, syslog, Splunk HEC; undelivered events spooled
+    ocsf: str | None = None  # "-" for stdout
+    syslog: str | None = None  # udp://|tcp://|tls://HOST[:PORT]
+    syslog_ca: str | None = None
+    hec_url: str | None = None
+    hec_token_file: str | None = None  # else $NSCHECK_HEC_TOKEN
+    hec_index: str | None = None
+    hec_sourcetype: str = "nscheck"
+    hec_ack: bool = False
+    hec_ca: str | None = None
+    hec_insecure: bool = False
+    spool_dir: str | None = None  # default: the user data directory's spool/
     quiet: bool = False
     no_progress: bool = False
     sort: str = "urgency"  # host order in table/md/csv/html: urgency|name|verdict|cvss|input

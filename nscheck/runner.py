@@ -445,6 +445,13 @@ def run(opts: ScanOptions) -> int:
         for m in e.problems:
             print(f"nscheck: {m}", file=sys.stderr)
         return ExitCode.USAGE
+    from nscheck import deliver
+
+    problems = deliver.check(opts)
+    if problems:
+        for m in problems:
+            print(f"nscheck: {m}", file=sys.stderr)
+        return ExitCode.USAGE
     exclusions = load_exclusions(opts.exclude, opts.exclude_files, on_error)
     targets = iter_targets(opts.targets, opts.input_files, exclusions=exclusions, max_expand=opts.max_expand,
                            force=opts.force_large, shard=shard, on_error=on_error)
@@ -489,10 +496,20 @@ def run(opts: ScanOptions) -> int:
         return ExitCode.SIGINT
     for line in keep.error_lines():  # one line per distinct check error, after the run
         print(line, file=sys.stderr)
+    from nscheck.deliver.base import DeliveryStats
+
+    delivery = [s.stats for s in sinks if isinstance(getattr(s, "stats", None), DeliveryStats)]
+    for st in delivery:
+        if st.failed or not opts.quiet:
+            print(f"nscheck: {st.line()}", file=sys.stderr)
     if signum is not None:
         # Interrupted: everything finished is flushed and the run is marked partial; the exit
         # code says so (128 + signal: 130 SIGINT, 143 SIGTERM), whatever the findings.
         return 128 + signum
+    if any(st.failed for st in delivery):
+        # The scan worked but the SIEM did not get everything (it is spooled for the next run):
+        # a distinct code, so the wrapper alerts on the pipeline, not on the appliances.
+        return ExitCode.DELIVERY
     return keep.code(opts.fail_on, opts.fail_on_unknown, opts.strict)
 
 

@@ -147,6 +147,6 @@ def test_exit_codes_are_one_enum_with_a_meaning_each():
     # The cron contract: these numbers never change meaning (sysexits.h where one fits).
     assert {c.name: int(c) for c in ExitCode} == {
         "OK": 0, "FINDINGS": 1, "UNKNOWN": 2, "USAGE": 64, "DATAERR": 65, "NOINPUT": 66, "SIGNATURES_STALE": 69,
-        "SOFTWARE": 70, "CANTCREAT": 73, "LOCKED": 75, "SIGINT": 130, "SIGTERM": 143}
+        "SOFTWARE": 70, "CANTCREAT": 73, "DELIVERY": 74, "LOCKED": 75, "SIGINT": 130, "SIGTERM": 143}
     assert all(c.meaning for c in ExitCode)
     assert f"exit {ExitCode.LOCKED}" == "exit 75"  # IntEnum formats as its number in messages

@@ -30,7 +30,8 @@ from nscheck.probe.types import PROXY_ERROR, HttpResponse
 from nscheck.safetext import mask_userinfo
 from nscheck.targets import Target
 
-__all__ = ["DownloadError", "HostFetcher", "NitroFetcher", "ProbeClient", "build_ssl_context", "download",
+__all__ = ["CollectorClient", "CollectorError", "DownloadError", "HostFetcher", "NitroFetcher", "ProbeClient",
+           "build_ssl_context", "download",
            "parse_certificate"]
 
 ALLOWED_METHODS = frozenset({"GET", "HEAD"})
@@ -748,3 +749,37 @@ def _mask(url: str) -> str:
     if parts.username is None and parts.password is None:
         return url
     return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+class CollectorError(Exception):
+    """A collector (Splunk HEC) did not take a batch: ``status`` is the HTTP status (0 for no
+    answer), ``retry`` whether trying again later may help."""
+
+    def __init__(self, status: int, message: str, *, retry: bool):
+        self.status, self.retry = status, retry
+        super().__init__(message)
+
+
+class CollectorClient:
+    """POSTs to the user's own log collector (Splunk HEC). Never used for appliances: the appliance
+    probes stay GET/HEAD-only (``HostFetcher``). TLS is verified unless ``verify`` is False."""
+
+    def __init__(self, *, timeout: float = 10.0, verify: bool = True, ca_file: str | None = None):
+        ctx: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if verify else False
+        self._client = httpx.Client(verify=ctx, timeout=timeout, follow_redirects=False)
+
+    def post_json(self, url: str, body: bytes, headers: dict[str, str]) -> Any:
+        try:
+            r = self._client.post(url, content=body, headers={"Content-Type": "application/json", **headers})
+        except httpx.HTTPError as e:
+            raise CollectorError(0, f"{_mask(url)}: {type(e).__name__}", retry=True) from None
+        if r.status_code >= 300:
+            retry = r.status_code in (429, 500, 502, 503, 504)
+            raise CollectorError(r.status_code, f"{_mask(url)}: HTTP {r.status_code}", retry=retry)
+        try:
+            return r.json()
+        except ValueError:
+            return None
+
+    def close(self) -> None:
+        self._client.close()

@@ -70,6 +70,14 @@ def build_sinks(opts: Any, *, kind: str = "scan", targets: Sequence[str] | None 
         from nscheck.report.csvfmt import CsvSink
 
         sinks.append(CsvSink(opts.csv, sort=getattr(opts, "sort", DEFAULT_SORT)))
+    if getattr(opts, "ocsf", None):
+        from nscheck.report.ocsf import OcsfSink
+
+        sinks.append(OcsfSink(opts.ocsf))
+    if getattr(opts, "syslog", None) or getattr(opts, "hec_url", None):
+        from nscheck import deliver
+
+        sinks.extend(deliver.build(opts))
     if getattr(opts, "html", None):
         from nscheck.report.html import HtmlSink
 

@@ -61,7 +61,8 @@ def _parse_when(text: str) -> dt.datetime:
     ),
 )
 def triage_cmd(
-    paths: list[str] = typer.Argument(..., help="Artefact collections (directory, tar, tar.gz, collector bundle, image)."),
+    paths: list[str] = typer.Argument(None, help="Artefact collections (directory, tar, tar.gz, collector bundle, image), "
+                                      "or live appliances as ssh://USER@HOST[:PORT]."),
     name: str = typer.Option(None, "--name", help="Appliance name; all PATHs are then treated as one appliance."),
     fmt: str = typer.Option("table", "-f", "--format", help="Output on stdout: " + "|".join(_FORMATS)),
     output_dir: str = typer.Option(None, "-o", "--output-dir", help="Write <appliance>.json and <appliance>.md here."),
@@ -84,6 +85,23 @@ def triage_cmd(
     max_findings: int = typer.Option(2000, "--max-findings", min=1, help="Findings kept; further hits are counted."),
     group_after: int = typer.Option(5, "--group-after", min=1, help="Files one rule hits in one directory listed one by "
                                     "one; beyond, one grouped finding with the count and examples."),
+    input_files: list[str] = typer.Option(None, "-i", "--input", help="Live triage: file with one ssh://USER@HOST[:PORT] "
+                                          "or host per line ('#' comments)."),
+    ssh_user: str = typer.Option(None, "--ssh-user", help="Live triage: user for targets given without one."),
+    ssh_key: str = typer.Option(None, "--ssh-key", help="Live triage: private key file (default: the SSH agent)."),
+    ssh_password_file: str = typer.Option(None, "--ssh-password-file", help="Live triage: file (mode 0600) whose first "
+                                          "line is the password (or set NSCHECK_SSH_PASSWORD)."),
+    known_hosts: str = typer.Option(None, "--known-hosts", help="Live triage: known_hosts file (default "
+                                    "~/.ssh/known_hosts); unknown keys are refused, changed keys always."),
+    accept_new_host_keys: bool = typer.Option(False, "--accept-new-host-keys", help="Live triage: accept and record "
+                                              "unknown host keys in nscheck's own known-hosts file (changed keys are "
+                                              "still refused)."),
+    collect_to: str = typer.Option(None, "--collect-to", help="Live triage: keep what was collected per appliance "
+                                   "here (archive, SHA-256 manifest, collection time)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Live triage: print the exact commands per host, send nothing."),
+    concurrency: int = typer.Option(10, "-c", "--concurrency", min=1, help="Live triage: appliances collected at once."),
+    host_deadline: float = typer.Option(900.0, "--host-deadline", min=0.5, help="Live triage: seconds one appliance's "
+                                        "collection may take."),
 ) -> None:
     """Triage artefacts collected from a NetScaler appliance, offline (NCSC-NL style checks, logs, YARA).
     Nothing from the input is executed; archives are read member by member, never extracted."""
@@ -106,11 +124,65 @@ def triage_cmd(
         for m in e.problems:
             typer.echo(f"nscheck triage: signature error: {m}", err=True)
         raise typer.Exit(ExitCode.USAGE) from None
+    paths = list(paths or [])
+    if input_files or any(p.startswith("ssh://") for p in paths):
+        opts = TriageOptions(state=state, paths=tuple(paths), format=fmt, output_dir=output_dir, jsonl=jsonl,
+                             fail_on=fail_on, fail_on_unknown=fail_on_unknown, strict=strict, collected_at=when,
+                             recent_days=recent_days, signatures=signatures, yara=not no_yara,
+                             max_read_bytes=_parse_size(max_read), max_seconds=max_time, max_findings=max_findings,
+                             group_after=group_after)
+        raise typer.Exit(_live(paths, list(input_files or []), ssh_user, ssh_key, ssh_password_file, known_hosts,
+                               accept_new_host_keys, collect_to, dry_run, concurrency, host_deadline, opts, rules,
+                               sigdir))
+    if not paths:
+        typer.echo("nscheck triage: give PATH... or ssh:// targets (-i HOSTS.txt)", err=True)
+        raise typer.Exit(ExitCode.USAGE)
     opts = TriageOptions(state=state, paths=tuple(paths), name=name, format=fmt, output_dir=output_dir, jsonl=jsonl, fail_on=fail_on,
                          fail_on_unknown=fail_on_unknown, strict=strict, collected_at=when, recent_days=recent_days,
                          signatures=signatures, yara=not no_yara, max_read_bytes=_parse_size(max_read),
                          max_seconds=max_time, max_findings=max_findings, group_after=group_after)
     raise typer.Exit(run_triage(opts, rules, sigdir, triage))
+
+
+def _live(paths: list[str], input_files: list[str], ssh_user: str | None, ssh_key: str | None,
+          password_file: str | None, known_hosts: str | None, accept_new: bool, collect_to: str | None, dry_run: bool,
+          concurrency: int, host_deadline: float, opts: TriageOptions, rules: TriageRules, sigdir: Path) -> int:
+    """``nscheck triage ssh://...``: validate everything before the first packet, then collect and triage."""
+    from nscheck.signatures import SignatureError
+    from nscheck.signatures.ssh import load_ssh_commands
+    from nscheck.triage import live_ssh
+
+    try:
+        cs = load_ssh_commands(sigdir)
+        targets = live_ssh.read_targets(paths, input_files, ssh_user)
+        if ssh_key and not Path(ssh_key).is_file():
+            raise live_ssh.LiveUsageError(f"--ssh-key {ssh_key}: no such file")
+        if known_hosts and not Path(known_hosts).is_file():
+            raise live_ssh.LiveUsageError(f"--known-hosts {known_hosts}: no such file")
+        password = None if dry_run else live_ssh.read_password(password_file)
+    except (SignatureError, ExceptionGroup) as e:
+        errs = e.exceptions if isinstance(e, ExceptionGroup) else (e,)
+        for m in errs:
+            typer.echo(f"nscheck triage: signature error: {m}", err=True)
+        return ExitCode.USAGE
+    except live_ssh.LiveUsageError as e:
+        from nscheck.report.text import clean
+
+        typer.echo(f"nscheck triage: {clean(str(e), 500)}", err=True)
+        return ExitCode.USAGE
+    if dry_run:
+        from nscheck.report.text import clean
+
+        for t in targets:
+            typer.echo(f"{clean(t.url, 300)} (user {clean(t.user, 100)}; a plain shell login gets the same commands "
+                       "without the leading 'shell'; <nonce> is random per run):")
+            for c in live_ssh.planned_commands(cs):
+                typer.echo(f"  {c}")
+        return ExitCode.OK
+    auth = live_ssh.SshAuth(key_file=ssh_key, password=password, known_hosts=known_hosts,
+                            own_known_hosts=live_ssh.own_known_hosts_path(), accept_new=accept_new)
+    return live_ssh.run_live(targets, cs, auth, opts, rules, sigdir, concurrency=concurrency,
+                             host_deadline=host_deadline, collect_to=collect_to)
 
 
 def run_triage(opts: TriageOptions, rules: TriageRules, sigdir: Path,

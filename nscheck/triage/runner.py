@@ -712,16 +712,21 @@ def triage_path(path: str, opts: TriageOptions, rules: TriageRules, sigdir: Path
     return triage([path], opts, rules, sigdir)
 
 
-def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir: Path | None = None) -> HostResult:
+def triage(paths: Sequence[str | Source], opts: TriageOptions, rules: TriageRules,
+           sigdir: Path | None = None) -> HostResult:
     """Triage the artefacts of ONE appliance (one or several collections, e.g. a bundle plus a /var
-    copy); never raises for a bad input: status error plus coverage instead."""
+    copy, or an already opened Source such as a live SSH collection); never raises for a bad input:
+    status error plus coverage instead."""
     started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
-    label = ", ".join(paths)
+    label = ", ".join(p.label if isinstance(p, Source) else p for p in paths)
     target = opts.name or label
     sources: list[Source] = []
     errors: list[str] = []
     for path in paths:
+        if isinstance(path, Source):
+            sources.append(path)
+            continue
         try:
             sources.append(open_source(path, max_member_bytes=opts.max_member_bytes))
         except SourceUnavailable as e:
@@ -737,6 +742,7 @@ def triage(paths: Sequence[str], opts: TriageOptions, rules: TriageRules, sigdir
     run = _Run(rules, opts, sources[0], tmpdir)
     run.ctx.deadline = t0 + opts.max_seconds
     run.ctx.state["bundle_time"] = next((s.bundle_time for s in sources if s.bundle_time), None)
+    run.ctx.state["source_facts"] = sources[0].facts  # filled while the source is read
     try:
         for source in sources:
             try:

@@ -97,6 +97,8 @@ class Source:
     bundle_dirs: list[str] = field(default_factory=list)
     loose_files: int = 0
     nested_depth: int = 1  # collector bundles inside the input (cluster bundles) are read this deep
+    # what the source learnt about the appliance for the checks (live triage: "install_window")
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def saw_bundle(self, name: str | None) -> None:
         """A collector directory (or its ``shell/`` outputs) was seen: this is a support bundle."""

@@ -28,6 +28,14 @@ class Timestomp(Family):
             return
         ctx.stat(self.name, "checked")
         delta = entry.birthtime - entry.mtime
+        win = (ctx.state.get("source_facts") or {}).get("install_window")
+        if delta > TOLERANCE_S and win is not None and win[0] <= entry.birthtime < win[1]:
+            # Stock firmware files are extracted at install time: born then, with their older build
+            # mtime. Only a file born outside the install window with an older mtime is suspect.
+            ctx.stat(self.name, "stock_install")
+            ctx.family_note(self.name, f"judged against the install time {iso(win[0])}..{iso(win[1])} ({win[2]} "
+                            "firmware files born then with older mtimes are stock, not timestomped)")
+            return
         if delta > TOLERANCE_S:
             yield Hit(rule, entry.path, f"mtime {iso(entry.mtime)} is {delta / 86400:.1f} days before birth time "
                       f"{iso(entry.birthtime)} (set back with touch -t or similar)")

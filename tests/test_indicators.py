@@ -601,3 +601,24 @@ def test_plan_path_requests_lists_the_default_tier_in_order() -> None:
     assert ("GET", "/vpn/scripts/linux/nsgtrust.deb", (0, 63)) in plan
     assert len(plan_path_requests(SIGS, "full")) > 198 + len(plan)
     assert plan_path_requests(SIGS, "none") == []
+
+
+def test_published_indicator_schemas_are_current() -> None:
+    """schemas/indicator-*.schema.json are what the loader's pydantic models say (regenerate with
+    ``python -m nscheck.signatures.indicators schemas/``); the shipped files validate against them."""
+    import json
+
+    import jsonschema
+    import yaml
+
+    from nscheck.signatures.indicators import json_schemas
+
+    root = Path(__file__).resolve().parent.parent
+    for name, text in json_schemas().items():
+        assert (root / "schemas" / name).read_text(encoding="utf-8") == text, f"regenerate {name}"
+    rules_v = jsonschema.Draft202012Validator(json.loads(json_schemas()["indicator-rules.schema.json"]))
+    allow_v = jsonschema.Draft202012Validator(json.loads(json_schemas()["indicator-allowlist.schema.json"]))
+    for f in sorted((root / "signatures" / "indicators").glob("*.yaml")):
+        v = allow_v if f.name == "allowlist.yaml" else rules_v
+        errors = [e.message for e in v.iter_errors(yaml.safe_load(f.read_text(encoding="utf-8")))]
+        assert not errors, (f.name, errors[:3])

@@ -97,3 +97,37 @@ def test_log_prefilter_never_hides_a_match():
                     assert any(a in s.lower() for a in anc), (rx.pattern, s)
     assert anchors(r"(fo|bar)") is None  # a branch too short to help: no prefilter
     assert anchors(r"(alpha|beta)") == ("alpha", "beta")
+
+
+def test_published_schema_is_current():
+    """schemas/triage-rules.schema.json is what the loader's pydantic models say (regenerate with
+    ``python -m nscheck.signatures.triage schemas/``), and every shipped rule file validates
+    against it, so rule authors' editors and the loader agree."""
+    import json
+
+    import jsonschema
+    import yaml
+
+    from nscheck.signatures.triage import SCHEMA_FILE, json_schema
+
+    published = (Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
+    assert published == json_schema(), f"regenerate: python -m nscheck.signatures.triage schemas/ ({SCHEMA_FILE})"
+    validator = jsonschema.Draft202012Validator(json.loads(published))
+    for f in sorted((signatures_dir(None) / "triage").glob("*.yaml")):
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(f.read_text(encoding="utf-8")))]
+        assert not errors, (f.name, errors[:3])
+
+
+def test_every_error_in_a_file_is_reported_with_its_line(tmp_path):
+    root = _sigdir(tmp_path, "schema: nscheck.triage-rules/1\nrules:\n"
+                   "  - id: X-1\n    check: nope\n"
+                   "  - id: X-2\n    check: ns_conf\n    paths: [/nsconfig/ns.conf]\n    regexes: ['x\\s*.*y']\n"
+                   "    colour: red\n"
+                   "  - id: X-3\n    check: ns_conf_history\n    names: [ns.conf]\n    regexes: ['^add\\s+user\\s+(\\S{1,9})']\n")
+    with pytest.raises(ExceptionGroup) as ei:
+        load(root)
+    msgs = sorted(str(e).split("/triage/")[1] for e in ei.value.exceptions)
+    assert any(m.startswith("bad.yaml:4: check: unknown check family 'nope'") for m in msgs), msgs
+    assert any(m.startswith("bad.yaml:8: regexes: regex") and "not linear" in m for m in msgs), msgs
+    assert any(m.startswith("bad.yaml:9: colour: unknown field") for m in msgs), msgs
+    assert any(m.startswith("bad.yaml:13: regexes: needs a named group (?P<user>") for m in msgs), msgs

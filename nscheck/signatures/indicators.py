@@ -16,15 +16,18 @@ of them; the regexes are compiled here so a bad one never reaches a scan.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from nscheck.model import Confidence, Severity
 from nscheck.signatures import SignatureError, register_loader
 from nscheck.signatures._regex_lint import problems as regex_problems
-from nscheck.signatures._yaml import line_of, load_yaml
+from nscheck.signatures._yaml import LinedDict, line_of, load_yaml
 
 __all__ = [
     "ALLOWLIST_FILE",
@@ -194,72 +197,12 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return rx
 
 
-def _meta(file: Path, r: Any, rid: str, errors: _Errors) -> RuleMeta | None:
-    ok = True
-    title = r.get("title")
-    if not isinstance(title, str) or not title.strip():
-        errors.add(file, r, "title", "required text")
-        ok = False
-    check = r.get("check")
-    if not isinstance(check, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", check):
-        errors.add(file, r, "check", "required family name in lower_snake_case (e.g. webshell, portal_exfil)")
-        ok = False
-    try:
-        sev = Severity(str(r.get("severity")))
-    except ValueError:
-        errors.add(file, r, "severity", f"must be one of {', '.join(s.value for s in Severity)}")
-        ok = False
-    try:
-        conf = Confidence(str(r.get("confidence")))
-    except ValueError:
-        errors.add(file, r, "confidence", f"must be one of {', '.join(c.value for c in Confidence)}")
-        ok = False
-    refs = _str_list(r.get("references", []))
-    if refs is None or not refs:
-        errors.add(file, r, "references", "required list of URLs or source keys")
-        ok = False
-    advice = r.get("advice")
-    if not isinstance(advice, str) or not advice.strip():
-        errors.add(file, r, "advice", "required text: what the reader should do")
-        ok = False
-    if not ok:
-        return None
-    return RuleMeta(rid, title.strip(), check, sev, conf, tuple(refs or ()), " ".join(advice.split()),
-                    str(file), line_of(r, "id"))
-
-
-def _page_rule(file: Path, r: Any, page: Any, meta: RuleMeta, errors: _Errors) -> PageRule | None:
-    if not isinstance(page, dict):
-        errors.add(file, r, "page", "must be a mapping with 'in' (and 'pattern' for script text)")
-        return None
-    n = len(errors.items)
-    unknown = set(page) - {"in", "pattern", "data_urls"}
-    for k in sorted(unknown):
-        errors.add(file, page, k, "unknown key", fld=f"page.{k}")
-    targets = _str_list(page.get("in"))
-    if not targets or any(t not in PAGE_TARGETS for t in targets):
-        errors.add(file, page, "in", f"list of: {', '.join(PAGE_TARGETS)}", fld="page.in")
-        targets = []
-    pattern: re.Pattern[str] | None = None
-    if "pattern" in page:
-        if not isinstance(page["pattern"], str):
-            errors.add(file, page, "pattern", "must be a regex string", fld="page.pattern")
-        else:
-            try:
-                pattern = _compile(page["pattern"])
-            except ValueError as e:
-                errors.add(file, page, "pattern", str(e), fld="page.pattern")
-    if targets and any(t in TEXT_TARGETS for t in targets) and "pattern" not in page:
-        errors.add(file, page, "pattern", "required for script text targets", fld="page.pattern")
-    if targets and any(t in TEXT_TARGETS for t in targets) and any(t in URL_TARGETS for t in targets):
-        errors.add(file, page, "in", "do not mix URL attribute targets and script text targets in one rule", fld="page.in")
-    data_urls = page.get("data_urls", False)
-    if not isinstance(data_urls, bool):
-        errors.add(file, page, "data_urls", "must be true or false", fld="page.data_urls")
-    if len(errors.items) != n:
-        return None
-    return PageRule(meta, tuple(targets or ()), pattern, bool(data_urls))
-
+# -- the rule files' schema: pydantic v2 models (issue 14 §5) -------------------------------------
+#
+# ``extra="forbid"`` everywhere; each validator says what is wrong in the words the loader always
+# used, and the loader maps pydantic's error locations back to ``file:line: field`` through the
+# line-aware YAML loader. ``model_json_schema()`` of ``IndicatorRulesFileModel`` and
+# ``AllowlistModel`` is published in schemas/ for rule authors' editors.
 
 def _parse_magic(v: str) -> bytes:
     if v.startswith("hex:"):
@@ -267,89 +210,260 @@ def _parse_magic(v: str) -> bytes:
     return v.encode("latin-1")
 
 
-def _path_rule(file: Path, base: Path, r: Any, spec: Any, meta: RuleMeta, errors: _Errors) -> PathRule | None:
-    if not isinstance(spec, dict):
-        errors.add(file, r, "path", "must be a mapping with 'paths' or 'paths_file', and 'judge'")
-        return None
-    n = len(errors.items)
-    known = {"method", "paths", "paths_file", "judge", "tier", "priority", "magic", "max_bytes", "range", "roles"}
-    for k in sorted(set(spec) - known):
-        errors.add(file, spec, k, "unknown key", fld=f"path.{k}")
-    method = str(spec.get("method", "get")).lower()
-    if method not in METHODS:
-        # Principle 1: a rule can never make nscheck send anything but GET or HEAD.
-        errors.add(file, spec, "method", "only get or head are allowed", fld="path.method")
-    paths: list[str] = []
-    if ("paths" in spec) == ("paths_file" in spec):
-        errors.add(file, spec, "paths", "give exactly one of paths / paths_file", fld="path.paths")
-    elif "paths" in spec:
-        lst = _str_list(spec["paths"])
-        if lst is None or not lst:
-            errors.add(file, spec, "paths", "non-empty list of URL paths", fld="path.paths")
-        else:
-            paths = lst
-    else:
-        pf = spec["paths_file"]
-        if not isinstance(pf, str) or "/" in pf or "\\" in pf or pf.startswith("."):
-            errors.add(file, spec, "paths_file", "a file name beside this YAML file", fld="path.paths_file")
-        else:
+def _text(what: str) -> Any:
+    def check(v: Any) -> str:
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError(what)
+        return v
+    return BeforeValidator(check)
+
+
+def _choice(values: tuple[str, ...], lower: bool = False, msg: str | None = None) -> Any:
+    def check(v: Any) -> str:
+        s = str(v).lower() if lower else v
+        if s not in values:
+            raise ValueError(msg or f"must be one of {', '.join(values)}")
+        return str(s)
+    return BeforeValidator(check)
+
+
+def _str_list_of(msg: str, nonempty: bool = False) -> Any:
+    def check(v: Any) -> list[str]:
+        lst = _str_list(v)
+        if lst is None or (nonempty and not lst):
+            raise ValueError(msg)
+        return lst
+    return BeforeValidator(check)
+
+
+def _bounded_int(lo: int, hi: int, msg: str) -> Any:
+    def check(v: Any) -> int:
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise ValueError(msg)
+        return v
+    return BeforeValidator(check)
+
+
+def _v_pattern(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("must be a regex string")
+    _compile(v)  # ValueError with the reason (too long, unbounded, invalid, not linear)
+    return v
+
+
+class PageSpec(BaseModel):
+    """A page rule: where it looks (``in``) and, for script text, a bounded linear regex."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    in_: Annotated[list[str], _str_list_of(f"list of: {', '.join(PAGE_TARGETS)}", nonempty=True)] = Field(alias="in")
+    pattern: Annotated[str, BeforeValidator(_v_pattern)] | None = None
+    data_urls: Annotated[bool, BeforeValidator(lambda v: v if isinstance(v, bool) else _raise("must be true or false"))] = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> PageSpec:
+        if any(t not in PAGE_TARGETS for t in self.in_):
+            raise ValueError(f"@in@list of: {', '.join(PAGE_TARGETS)}")
+        text = any(t in TEXT_TARGETS for t in self.in_)
+        if text and self.pattern is None:
+            raise ValueError("@pattern@required for script text targets")
+        if text and any(t in URL_TARGETS for t in self.in_):
+            raise ValueError("@in@do not mix URL attribute targets and script text targets in one rule")
+        return self
+
+
+class PathSpec(BaseModel):
+    """A path rule: GET/HEAD requests for extra resources and how their answers are judged."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Principle 1: a rule can never make nscheck send anything but GET or HEAD.
+    method: Annotated[str, _choice(METHODS, lower=True, msg="only get or head are allowed")] = "get"
+    paths: Annotated[list[str], _str_list_of("non-empty list of URL paths", nonempty=True)] | None = None
+    paths_file: str | None = None
+    judge: Annotated[str, _choice(JUDGES)]
+    tier: Annotated[str, _choice(TIERS)] = "default"
+    priority: Annotated[int, _bounded_int(0, 1000, "integer 0-1000 (lower runs first)")] = 50
+    magic: Annotated[list[str], _str_list_of("list of 'text' or 'hex:..' prefixes")] | None = None
+    max_bytes: Annotated[int, _bounded_int(1, 1_000_000, "integer 1-1000000")] = 4096
+    range: list[int] | None = None
+    roles: Annotated[list[str], _str_list_of(f"list of: {', '.join(ROLES)}")] = []
+
+    @model_validator(mode="after")
+    def _shape(self) -> PathSpec:
+        if (self.paths is None) == (self.paths_file is None):
+            raise ValueError("@paths@give exactly one of paths / paths_file")
+        pf = self.paths_file
+        if pf is not None and ("/" in pf or "\\\\" in pf or pf.startswith(".")):
+            raise ValueError("@paths_file@a file name beside this YAML file")
+        for p in self.paths or ():
+            if not _PATH_RE.match(p) or "/../" in p:
+                raise ValueError(f"@paths@{p!r} is not a plain URL path (no query, no '..')")
+        if self.paths is not None and len(set(self.paths)) != len(self.paths):
+            raise ValueError("@paths@duplicate paths")
+        if self.judge == "magic":
+            if not self.magic:
+                raise ValueError("@magic@required for judge magic: list of 'text' or 'hex:..' prefixes")
             try:
-                lines = (base / pf).read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as e:
-                errors.add(file, spec, "paths_file", f"cannot read {pf}: {e}", fld="path.paths_file")
-                lines = []
-            for i, ln in enumerate(lines, 1):
-                s = ln.split("#", 1)[0].strip()
-                if not s:
-                    continue
-                if not _PATH_RE.match(s) or "/../" in s or s.endswith("/.."):
-                    errors.items.append(SignatureError(base / pf, f"{s!r} is not a plain URL path", field="path", line=i))
-                    continue
-                paths.append(s)
-    for p in paths if "paths" in spec else ():
-        if not _PATH_RE.match(p) or "/../" in p:
-            errors.add(file, spec, "paths", f"{p!r} is not a plain URL path (no query, no '..')", fld="path.paths")
-    if len(set(paths)) != len(paths):
-        errors.add(file, spec, "paths", "duplicate paths", fld="path.paths")
-    judge = spec.get("judge")
-    if judge not in JUDGES:
-        errors.add(file, spec, "judge", f"must be one of {', '.join(JUDGES)}", fld="path.judge")
-    tier = spec.get("tier", "default")
-    if tier not in TIERS:
-        errors.add(file, spec, "tier", f"must be one of {', '.join(TIERS)}", fld="path.tier")
-    priority = spec.get("priority", 50)
-    if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 1000:
-        errors.add(file, spec, "priority", "integer 0-1000 (lower runs first)", fld="path.priority")
-        priority = 50
-    magic: list[bytes] = []
-    if judge == "magic":
-        mv = _str_list(spec.get("magic"))
-        if not mv:
-            errors.add(file, spec, "magic", "required for judge magic: list of 'text' or 'hex:..' prefixes", fld="path.magic")
-        else:
-            try:
-                magic = [_parse_magic(m) for m in mv]
+                for m in self.magic:
+                    _parse_magic(m)
             except (ValueError, UnicodeEncodeError) as e:
-                errors.add(file, spec, "magic", f"bad magic: {e}", fld="path.magic")
-    max_bytes = spec.get("max_bytes", 4096)
-    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or not 0 < max_bytes <= 1_000_000:
-        errors.add(file, spec, "max_bytes", "integer 1-1000000", fld="path.max_bytes")
-        max_bytes = 4096
-    brange: tuple[int, int] | None = None
-    if "range" in spec:
-        rv = spec["range"]
-        if (not isinstance(rv, list) or len(rv) != 2 or not all(isinstance(x, int) and x >= 0 for x in rv)
-                or rv[0] > rv[1]):
-            errors.add(file, spec, "range", "[first, last] byte offsets", fld="path.range")
-        else:
-            brange = (rv[0], rv[1])
-    roles = _str_list(spec.get("roles", [])) or []
-    if any(x not in ROLES for x in roles):
-        errors.add(file, spec, "roles", f"list of: {', '.join(ROLES)}", fld="path.roles")
+                raise ValueError(f"@magic@bad magic: {e}") from None
+        rv = self.range
+        if rv is not None and (len(rv) != 2 or not all(isinstance(x, int) and x >= 0 for x in rv) or rv[0] > rv[1]):
+            raise ValueError("@range@[first, last] byte offsets")
+        if any(x not in ROLES for x in self.roles):
+            raise ValueError(f"@roles@list of: {', '.join(ROLES)}")
+        return self
+
+
+class IndicatorRuleModel(BaseModel):
+    """One remote indicator rule (after the file's ``defaults`` are merged in)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) and _ID_RE.match(v) else
+                                       _raise("required, like NSC-IOC-EXFIL-01 (upper case, dash separated)"))]
+    title: Annotated[str, _text("required text")]
+    check: Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_]*", v) else
+                                          _raise("required family name in lower_snake_case (e.g. webshell, portal_exfil)"))]
+    severity: Annotated[Severity, BeforeValidator(lambda v: _enum(Severity, v))]
+    confidence: Annotated[Confidence, BeforeValidator(lambda v: _enum(Confidence, v))]
+    references: Annotated[list[str], _str_list_of("required list of URLs or source keys", nonempty=True)]
+    advice: Annotated[str, _text("required text: what the reader should do")]
+    page: PageSpec | None = None
+    path: PathSpec | None = None
+    notes: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, v: Any) -> Any:
+        if isinstance(v, dict) and ("page" in v) == ("path" in v):
+            raise ValueError("@page/path@a rule has exactly one of 'page' or 'path'")
+        return v
+
+
+class IndicatorRulesFileModel(BaseModel):
+    """A file of signatures/indicators/ (other than allowlist.yaml): ``defaults`` and ``rules``."""
+
+    model_config = ConfigDict(extra="forbid", title="nscheck remote indicator rules (signatures/indicators/*.yaml)")
+    defaults: dict[str, Any] = {}
+    rules: list[IndicatorRuleModel]
+
+
+class AllowlistModel(BaseModel):
+    """signatures/indicators/allowlist.yaml: allowed origins, login pages per role, script budget."""
+
+    model_config = ConfigDict(extra="forbid", title="nscheck indicator allowlist (signatures/indicators/allowlist.yaml)")
+    allow_origins: Annotated[list[str], _str_list_of("list of hosts / origins")] = []
+    login_pages: dict[str, list[str]] = {}
+    max_scripts: Annotated[int, _bounded_int(0, 20, "integer 0-20")] = 5
+    sources: Any = None
+
+    @model_validator(mode="after")
+    def _values(self) -> AllowlistModel:
+        for o in self.allow_origins:
+            try:
+                parse_origin_pattern(o)
+            except ValueError as e:
+                raise ValueError(f"@allow_origins@{e}") from None
+        for role, ps in self.login_pages.items():
+            if role not in ROLES or not all(_PATH_RE.match(p) for p in ps):
+                raise ValueError(f"@login_pages.{role}@role must be one of {', '.join(ROLES)}; value a list of paths")
+        return self
+
+
+def _raise(msg: str) -> Any:
+    raise ValueError(msg)
+
+
+def _enum(cls: Any, v: Any) -> Any:
+    try:
+        return cls(str(v))
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(x.value for x in cls)}") from None
+
+
+
+_REQUIRED = {
+    "id": "required, like NSC-IOC-EXFIL-01 (upper case, dash separated)",
+    "title": "required text",
+    "check": "required family name in lower_snake_case (e.g. webshell, portal_exfil)",
+    "severity": f"must be one of {', '.join(s.value for s in Severity)}",
+    "confidence": f"must be one of {', '.join(c.value for c in Confidence)}",
+    "references": "required list of URLs or source keys",
+    "advice": "required text: what the reader should do",
+    "judge": f"must be one of {', '.join(JUDGES)}",
+    "in": f"list of: {', '.join(PAGE_TARGETS)}",
+}
+
+
+def _model_errors(file: Path, doc: Any, exc: ValidationError, errors: _Errors) -> None:
+    """pydantic's errors as ``file:line: field: reason``; the line is that of the deepest key of
+    the error's location present in the YAML (the line-aware loader keeps them)."""
+    for err in exc.errors(include_url=False):
+        loc = tuple("in" if k == "in_" else k for k in err["loc"])
+        msg = str(err.get("msg", ""))
+        ctx_err = (err.get("ctx") or {}).get("error")
+        if ctx_err is not None:
+            msg = str(ctx_err)
+        if msg.startswith("@"):  # a model validator naming its field: "@field@reason"
+            rel, _, msg = msg[1:].partition("@")
+            loc = (*loc, *rel.split("."))
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown key" if len(loc) > 1 or not isinstance(doc, dict) or "rules" not in doc else "unknown top-level key"
+        elif err["type"] == "missing":
+            msg = _REQUIRED.get(str(loc[-1]), "required")
+        node: Any = doc
+        line = getattr(doc, "start_line", None)
+        for key in loc:
+            if isinstance(node, dict) and isinstance(key, str) and key in node:
+                line = line_of(node, key)
+                node = node[key]
+            elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                node = node[key]
+                line = getattr(node, "start_line", line)
+            else:
+                if isinstance(node, LinedDict) and isinstance(key, str):
+                    line = line_of(node, key)
+                break
+        fld = ".".join(str(k) for k in loc if isinstance(k, str)) or None
+        errors.items.append(SignatureError(file, msg, field=fld, line=line))
+
+
+def _path_list_file(file: Path, base: Path, pf: str, spec: Any, errors: _Errors) -> list[str]:
+    try:
+        lines = (base / pf).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        errors.add(file, spec, "paths_file", f"cannot read {pf}: {e}", fld="path.paths_file")
+        return []
+    out: list[str] = []
+    for i, ln in enumerate(lines, 1):
+        s = ln.split("#", 1)[0].strip()
+        if not s:
+            continue
+        if not _PATH_RE.match(s) or "/../" in s or s.endswith("/.."):
+            errors.items.append(SignatureError(base / pf, f"{s!r} is not a plain URL path", field="path", line=i))
+            continue
+        out.append(s)
+    if len(set(out)) != len(out):
+        errors.add(file, spec, "paths_file", "duplicate paths", fld="path.paths")
+    return out
+
+
+def _rule_from(file: Path, base: Path, merged: Any, m: IndicatorRuleModel, errors: _Errors) -> PageRule | PathRule | None:
+    meta = RuleMeta(m.id, m.title.strip(), m.check, m.severity, m.confidence, tuple(m.references),
+                    " ".join(m.advice.split()), str(file), line_of(merged, "id"))
+    if m.page is not None:
+        pattern = _compile(m.page.pattern) if m.page.pattern is not None else None
+        return PageRule(meta, tuple(m.page.in_), pattern, m.page.data_urls)
+    spec = m.path
+    assert spec is not None
+    n = len(errors.items)
+    paths = list(spec.paths) if spec.paths is not None else _path_list_file(file, base, str(spec.paths_file), merged["path"], errors)
     if len(errors.items) != n:
         return None
-    return PathRule(meta, tuple(paths), str(judge), method, str(tier), int(priority), tuple(magic), int(max_bytes),
-                    brange, tuple(roles))
+    magic = tuple(_parse_magic(x) for x in spec.magic or ()) if spec.judge == "magic" else ()
+    brange = (spec.range[0], spec.range[1]) if spec.range else None
+    return PathRule(meta, tuple(paths), spec.judge, spec.method, spec.tier, spec.priority, magic, spec.max_bytes,
+                    brange, tuple(spec.roles))
 
 
 def _load_rules_file(file: Path, base: Path, errors: _Errors, seen: dict[str, str]) -> tuple[list[PageRule], list[PathRule]]:
@@ -376,30 +490,21 @@ def _load_rules_file(file: Path, base: Path, errors: _Errors, seen: dict[str, st
             merged.lines = {**getattr(defaults, "lines", {}), **r.lines}
             merged.start_line = r.start_line
         rid = r.get("id")
-        if not isinstance(rid, str) or not _ID_RE.match(rid):
-            errors.add(file, r, "id", "required, like NSC-IOC-EXFIL-01 (upper case, dash separated)")
+        if isinstance(rid, str) and _ID_RE.match(rid):
+            if rid in seen:
+                errors.add(file, r, "id", f"duplicate rule id (also in {seen[rid]})")
+                continue
+            seen[rid] = f"{file.name}:{line_of(r, 'id')}"
+        try:
+            m = IndicatorRuleModel.model_validate(merged)
+        except ValidationError as e:
+            _model_errors(file, merged, e, errors)
             continue
-        if rid in seen:
-            errors.add(file, r, "id", f"duplicate rule id (also in {seen[rid]})")
-            continue
-        seen[rid] = f"{file.name}:{line_of(r, 'id')}"
-        allowed = {"id", "title", "check", "severity", "confidence", "references", "advice", "page", "path", "notes"}
-        for k in sorted(set(merged) - allowed):
-            errors.add(file, merged, k, "unknown key")
-        if ("page" in merged) == ("path" in merged):
-            errors.add(file, r, "id", "a rule has exactly one of 'page' or 'path'", fld="page/path")
-            continue
-        meta = _meta(file, merged, rid, errors)
-        if meta is None:
-            continue
-        if "page" in merged:
-            pr = _page_rule(file, merged, merged["page"], meta, errors)
-            if pr:
-                pages.append(pr)
-        else:
-            ar = _path_rule(file, base, merged, merged["path"], meta, errors)
-            if ar:
-                paths.append(ar)
+        rule = _rule_from(file, base, merged, m, errors)
+        if isinstance(rule, PageRule):
+            pages.append(rule)
+        elif isinstance(rule, PathRule):
+            paths.append(rule)
     return pages, paths
 
 
@@ -408,35 +513,35 @@ def _load_allowlist(file: Path, errors: _Errors) -> tuple[list[OriginPattern], d
     if not isinstance(doc, dict):
         errors.items.append(SignatureError(file, "expected a mapping"))
         return [], {}, 5
-    for k in sorted(set(doc) - {"allow_origins", "login_pages", "max_scripts", "sources"}):
-        errors.add(file, doc, k, "unknown top-level key")
-    out: list[OriginPattern] = []
-    lst = _str_list(doc.get("allow_origins", []))
-    if lst is None:
-        errors.add(file, doc, "allow_origins", "list of hosts / origins")
-        lst = []
-    for o in lst:
-        try:
-            out.append(parse_origin_pattern(o))
-        except ValueError as e:
-            errors.add(file, doc, "allow_origins", str(e))
-    pages: dict[str, tuple[str, ...]] = {}
-    lp = doc.get("login_pages", {})
-    if not isinstance(lp, dict):
-        errors.add(file, doc, "login_pages", "mapping of role -> list of paths")
-    else:
-        for role, v in lp.items():
-            ps = _str_list(v)
-            if role not in ROLES or ps is None or not all(_PATH_RE.match(p) for p in ps):
-                errors.add(file, lp, str(role), f"role must be one of {', '.join(ROLES)}; value a list of paths",
-                           fld=f"login_pages.{role}")
-                continue
-            pages[str(role)] = tuple(ps)
-    ms = doc.get("max_scripts", 5)
-    if not isinstance(ms, int) or isinstance(ms, bool) or not 0 <= ms <= 20:
-        errors.add(file, doc, "max_scripts", "integer 0-20")
-        ms = 5
-    return out, pages, int(ms)
+    try:
+        m = AllowlistModel.model_validate(doc)
+    except ValidationError as e:
+        _model_errors(file, doc, e, errors)
+        return [], {}, 5
+    return ([parse_origin_pattern(o) for o in m.allow_origins], {k: tuple(v) for k, v in m.login_pages.items()},
+            m.max_scripts)
+
+
+# -- the published JSON Schemas (schemas/indicator-*.schema.json) ------------------------------------
+
+SCHEMA_FILES: dict[str, type[BaseModel]] = {
+    "indicator-rules.schema.json": IndicatorRulesFileModel,
+    "indicator-allowlist.schema.json": AllowlistModel,
+}
+
+
+def json_schemas() -> dict[str, str]:
+    """File name -> the JSON Schema text to publish (deterministic)."""
+    out: dict[str, str] = {}
+    for name, model in SCHEMA_FILES.items():
+        schema = model.model_json_schema(by_alias=True)
+        rule = schema.get("$defs", {}).get("IndicatorRuleModel")
+        if rule is not None:  # a file's ``defaults`` may supply any field but the id
+            rule["required"] = ["id"]
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"https://nscheck.invalid/schemas/{name}"
+        out[name] = json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    return out
 
 
 def load(directory: Path) -> IndicatorSet:
@@ -469,3 +574,12 @@ def load(directory: Path) -> IndicatorSet:
 
 
 register_loader("indicators", load)
+
+
+if __name__ == "__main__":  # python -m nscheck.signatures.indicators DIR: write the schemas there
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "schemas")
+    for fname, text in json_schemas().items():
+        (target / fname).write_text(text, encoding="utf-8")
+        print(f"wrote {target / fname}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from test_report_fixtures import OBSERVER, RUN, fleet, summary
 from nscheck.cli import main
 from nscheck.options import ScanOptions
 from nscheck.report import build_sinks, render
+from nscheck.report.files import safe_name
 
 
 def run_cli(argv: list[str]) -> int:
@@ -77,5 +79,9 @@ def test_html_from_output_dir_links_to_the_reports(saved: Path) -> None:
     page = saved / "site" / "fleet.html"
     assert run_cli(["report", str(saved / "out"), "-f", "html", "-o", str(page)]) == 0
     text = page.read_text()
-    assert text.count('href="../out/') == 2 * len(fleet())
+    # Every host row: its page (the host name), page, md and json; urgent hosts again in "Act now".
+    for r in fleet():
+        stem = "../out/" + safe_name(r.target, r.url)
+        assert all(f'href="{stem}{ext}"' in text for ext in (".html", ".md", ".json")), r.target
+    assert all((page.parent / h).resolve().is_file() for h in re.findall(r'href="([^"]+)"', text))
     assert (page.parent / "../out/gw1.example.test.md").resolve().is_file() and 'href="../out/gw1.example.test.md"' in text

@@ -45,7 +45,7 @@ def test_output_dir_sink_writes_every_host(tmp_path: Path) -> None:
         sink.host(r)
     sink.close(summary(results))
     files = sorted(os.listdir(out))
-    assert len(files) == 2 * len(results)  # nothing overwritten, nothing written elsewhere
+    assert len(files) == 3 * len(results)  # .json, .md, .html: nothing overwritten, nothing written elsewhere
     assert not list(tmp_path.glob("*.json")) and not any(f.startswith(".") for f in files)
     schemas = {n: json.loads((schemas_dir() / f"{n}.schema.json").read_text()) for n in ("nscheck.host-1", "nscheck.triage-1")}
     for r in results:

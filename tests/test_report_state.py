@@ -368,15 +368,18 @@ def test_html_new_count_and_open_assessments(runs: dict) -> None:
     assert p.cards["compromised"] == "1"  # verdict cards unchanged
     assert '<div class="card" data-state="new"><b class="new">1</b>new since last run</div>' in text
     assert 'data-state="resolved"><b>1</b>resolved' in text
-    assert 'data-state="assessments"><b>1</b>compromise assessments open' in text
+    assert 'data-state="assessments"><b>1</b>hosts with a compromise assessment open' in text
     assert 'data-state="held"><b>2</b>held open (host not re-checked)' in text
-    down = next(x for x in text.split("<tr") if "gw2.example.test" in x and "data-verdict" in x)
+    rows = [x for x in text.split("<tr") if x.startswith(" data-verdict")]  # the host table
+    down = next(x for x in rows if "gw2.example.test" in x)
     assert "1 held open" in down
-    row = next(x for x in text.split("<tr") if "gw1.example.test" in x and "data-verdict" in x)
-    assert '<span class="assess">compromise assessment open (1)</span>' in row and "1 resolved" in row
-    low = next(x for x in text.split("<tr") if "gw3.example.test" in x and "data-verdict" in x)
+    row = next(x for x in rows if "gw1.example.test" in x)
+    assert '<span class="assess">assessment open</span>' in row and "1 resolved" in row
+    low = next(x for x in rows if "gw3.example.test" in x)
     assert 'data-verdict="compromised"' in low and "possible compromise (low confidence)" in low
-    assert 'nscheck ack HOST --triaged "reason"' in text
+    # "Act now" lists the host with the command that closes the assessment, ready to paste.
+    act = text[text.index('id="act-now"'):text.index("</section>")]
+    assert "gw1.example.test" in act and "<code>nscheck triage ARTEFACTS --name gw1.example.test:443 --state " in act
     for tag, attrs in p.tags:
         assert "src" not in attrs and tag not in ("link", "img", "iframe")
 

@@ -124,7 +124,8 @@ def test_table_fits_the_terminal_one_line_per_host(width: int) -> None:
     render_table(fleet(), Console(file=buf, width=width), summary=summary(fleet()))
     lines = buf.getvalue().splitlines()
     assert all(len(x) <= width for x in lines), max(len(x) for x in lines)
-    body = [x for x in lines if any(x.strip().startswith(t) for t in URGENT)]
+    rule = next(n for n, x in enumerate(lines) if x.startswith("─"))
+    body = [x for x in lines[rule + 1:] if any(x.startswith(t) for t in URGENT)]
     assert len(body) == len(URGENT)  # one line per host: nothing wraps
     out = buf.getvalue()
     # host, verdict and the fix are kept at every width, the first row is the compromised host
@@ -176,3 +177,16 @@ def test_progress_bar_closes_before_the_table(tmp_path, monkeypatch) -> None:  #
     monkeypatch.setattr("nscheck.report.progress.wanted", lambda opts: True)
     sinks = build_sinks(ScanOptions(csv=str(tmp_path / "x.csv")), targets=["a", "b"])
     assert isinstance(sinks[0], ProgressSink) and sinks[0].total == 2
+
+
+def test_table_starts_with_act_now_for_compromised_hosts() -> None:
+    buf = io.StringIO()
+    render_table(fleet(), Console(file=buf, width=80), summary=summary(fleet()))
+    out = buf.getvalue()
+    head = " ".join(out[:out.index("verdict")].split())
+    assert head.startswith("Act now:") and "gw3.example.test" in head and "isolate it" in head
+    assert "webshell-php-vpn-themes" in head and "upgrade to 13.1-59.22" in head
+    clean = [r for r in fleet() if not r.indicators]
+    buf = io.StringIO()
+    render_table(clean, Console(file=buf, width=80))
+    assert "Act now" not in buf.getvalue()

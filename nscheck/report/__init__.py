@@ -65,7 +65,7 @@ def build_sinks(opts: Any, *, kind: str = "scan", targets: Sequence[str] | None 
     if getattr(opts, "output_dir", None):
         from nscheck.report.files import OutputDirSink
 
-        sinks.append(OutputDirSink(opts.output_dir))
+        sinks.append(OutputDirSink(opts.output_dir, fleet_page=getattr(opts, "html", None)))
     if getattr(opts, "csv", None):
         from nscheck.report.csvfmt import CsvSink
 

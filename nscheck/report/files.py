@@ -96,12 +96,19 @@ class OpenAppend:
 
 
 class OutputDirSink:
-    """``--output-dir DIR``: ``<safe-name>.json`` (the complete host object) and
-    ``<safe-name>.md`` per target, each written atomically as soon as the host completes."""
+    """``--output-dir DIR``: ``<safe-name>.json`` (the complete host object), ``<safe-name>.md``
+    and ``<safe-name>.html`` (the host's own page) per target, each written atomically as soon as
+    the host completes. ``fleet_page``: the --html page, linked from every host page."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, *, fleet_page: str | None = None):
         self.dir = Path(directory)
         self.signatures: str | None = None
+        self.fleet_link: str | None = None
+        if fleet_page:
+            from urllib.parse import quote
+
+            rel = os.path.relpath(Path(fleet_page).resolve(), self.dir.resolve())
+            self.fleet_link = quote(rel.replace(os.sep, "/"))
 
     def open(self, run: object) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -117,12 +124,15 @@ class OutputDirSink:
         return p
 
     def host(self, result: object) -> None:
+        from nscheck.report.hostpage import host_html
         from nscheck.report.jsonfmt import host_json
         from nscheck.report.markdown import host_markdown
 
         target, url = result.target, result.url  # type: ignore[attr-defined]
         atomic_write(self.path_for(target, url, ".json"), host_json(result))  # type: ignore[arg-type]
         atomic_write(self.path_for(target, url, ".md"), host_markdown(result, signatures=self.signatures))  # type: ignore[arg-type]
+        atomic_write(self.path_for(target, url, ".html"),
+                     host_html(result, signatures=self.signatures, fleet_link=self.fleet_link))  # type: ignore[arg-type]
 
     def close(self, summary: object) -> None:
         pass

@@ -27,6 +27,7 @@ from nscheck.report.text import (
     open_assessments,
     open_bulletins,
     product_text,
+    ranked_indicators,
     state_of,
     worst,
 )
@@ -53,9 +54,39 @@ def row_of(r: HostResult) -> tuple[str, ...]:
     verdict = label + (f": {r.error}" if r.error else "")
     return (
         clean(r.target, 80), clean(verdict, 90), clean(product_text(r), 60), clean(build_text(r), 60),
-        clean(bull, 40), clean(str(len(r.indicators)) if r.indicators else "", 10), clean(fix_to(r), 60),
-        clean(changes_text(r), 80),
+        clean(bull, 40), clean(str(len(r.indicators)) if r.indicators else "", 10), clean(_short_fix(fix_to(r)), 60),
+        clean(changes_text(r), 80), act_text(r),
     )
+
+
+def _short_fix(fix: str) -> str:
+    return "new train (EOL)" if fix == "move to a supported train" else fix
+
+
+ACT_SHOWN = 5  # "Act now" lines above the table; the rest are in the table (first rows)
+
+
+def act_text(r: HostResult) -> str:
+    """One line for the "Act now" block above the table: what is wrong and the first thing to
+    do ("" for hosts that are not compromised and have no open compromise assessment)."""
+    if r.indicators:
+        i = ranked_indicators(r)[0]
+        where = i.path or i.url or ""
+        more = f" (+{len(r.indicators) - 1} more)" if len(r.indicators) > 1 else ""
+        if low_confidence_only(r):
+            todo = "confirm the hits by hand first"
+        else:
+            todo = "isolate it, preserve evidence, start incident response"
+        fix = fix_to(r)
+        then = "" if not fix else "; then " + (fix if fix.startswith("move") else f"upgrade to {fix}")
+        return clean(f"{i.id} at {where}{more}: {todo}{then}", 300)
+    if open_assessments(r):
+        return ASSESSMENT_ACT
+    return ""
+
+
+# Hosts with an open assessment share one line above the table (they can be many).
+ASSESSMENT_ACT = "assessment"
 
 
 def changes_text(r: HostResult) -> str:
@@ -84,14 +115,14 @@ def _verdict_key(cell: str) -> str:
 # at any width. Each column has a minimum (verdicts, builds and fix targets are read as words: not
 # cut below a whole token) and a cap; the widths are computed here, not left to rich, so the
 # priorities hold: when even the minimums do not fit, the least important column goes first
-# (product, indicator count, changes, build, bulletins), never host, verdict or fix to.
+# (product, indicator count, changes, bulletins, build), never host, verdict or fix to.
 _MIN_WIDTH = {"host": 15, "verdict": 11, "product / roles": 9, "build": 10, "open bulletins": 9,
               "indicators": 3, "fix to": 10, CHANGES: 9}
 _MAX_WIDTH = {"host": 40, "verdict": 32, "product / roles": 24, "build": 34, "open bulletins": 24,
               "indicators": 4, "fix to": 28, CHANGES: 40}
 # Short headers for narrow columns: a header is never cut mid-word.
 _SHORT = {"product / roles": "product", "open bulletins": "bulletins", "indicators": "IoC", CHANGES: "changes"}
-_DROP_ORDER = ("product / roles", "indicators", CHANGES, "build", "open bulletins")
+_DROP_ORDER = ("product / roles", "indicators", CHANGES, "open bulletins", "build")
 # Which columns give up width first when the natural widths do not fit.
 # An error's text after the verdict word goes first (the per-host report has it in full).
 _SHRINK_ORDER = ("verdict", "product / roles", CHANGES, "build", "open bulletins", "host", "fix to", "indicators")
@@ -119,7 +150,7 @@ def fit_columns(names: Sequence[str], rows: Sequence[Sequence[str]], width: int)
     # What must not be cut while a less important column could go instead.
     word = max([len(r[1].split(":", 1)[0]) for r in rows] + [len("verdict")])
     core = {"host": natural["host"], "verdict": min(word, natural["verdict"]), "fix to": natural["fix to"],
-            "open bulletins": natural["open bulletins"], "build": min(natural["build"], 16)}
+            "open bulletins": min(natural["open bulletins"], 12), "build": min(natural["build"], 16)}
     minimum["verdict"] = max(minimum["verdict"], core["verdict"])
 
     def allocate(cols: list[str]) -> tuple[dict[str, int], bool]:
@@ -167,6 +198,24 @@ def render_rows(rows: Sequence[tuple[str, ...]], console: Console | None = None,
     them itself ("since the last run: ..." on stderr)."""
     console = console or default_console()
     with_changes = any(len(row) > len(COLUMNS) and row[len(COLUMNS)] for row in rows)
+    acts = [(row[0], row[len(COLUMNS) + 1]) for row in rows if len(row) > len(COLUMNS) + 1 and row[len(COLUMNS) + 1]]
+    assess = [host for host, text in acts if text == ASSESSMENT_ACT]
+    acts = [(host, text) for host, text in acts if text != ASSESSMENT_ACT]
+    if acts or assess:
+        # The first screen says what to do first, before a long table scrolls it away.
+        console.print(Text("Act now:", style="bold magenta"))
+        grid = Table.grid(padding=(0, 1), pad_edge=True)
+        grid.add_column(no_wrap=True, style="bold", max_width=max(16, console.width // 3), overflow="ellipsis")
+        grid.add_column()
+        for host, text in acts[:ACT_SHOWN]:
+            grid.add_row(Text(_display_host(host)), Text(text))
+        if len(acts) > ACT_SHOWN:
+            grid.add_row(Text(f"+{len(acts) - ACT_SHOWN} more"), Text("compromised: the first rows of the table"))
+        if assess:
+            who = _display_host(assess[0]) if len(assess) == 1 else f"{len(assess)} hosts"
+            grid.add_row(Text(who), Text("compromise assessment open (vulnerable while exploited): run nscheck triage "
+                                         "on their artefacts, then nscheck ack (see each host's report)"))
+        console.print(grid)
     names = [*COLUMNS, CHANGES] if with_changes else list(COLUMNS)
     counts: Counter[str] = Counter()
     big = len(rows) > BIG_FLEET
@@ -180,7 +229,7 @@ def render_rows(rows: Sequence[tuple[str, ...]], console: Console | None = None,
         if big and verdict in _QUIET_VERDICTS:
             hidden += 1
             continue
-        cells = [_display_host(row[0]), *row[1:len(names)]]
+        cells = [_display_host(row[0]), *row[1:min(len(row), len(names))]]
         shown.append(tuple(cells) + ("",) * (len(names) - len(cells)))
     widths = fit_columns(names, shown, console.width)
     idx = [names.index(c) for c in widths]

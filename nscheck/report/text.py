@@ -121,6 +121,12 @@ def unique_builds(upgrade_to: str) -> str:
     return " or ".join(seen.values())
 
 
+def ranked_indicators(r: HostResult) -> list[Any]:
+    """Indicator hits, the most severe and most confident first (what a reader looks at first)."""
+    conf = {"high": 0, "medium": 1, "low": 2}
+    return sorted(r.indicators, key=lambda i: (-i.severity.rank, conf.get(i.confidence.value, 3)))
+
+
 def fix_to(r: HostResult) -> str:
     rem = r.remediation
     if rem is None:

@@ -86,7 +86,7 @@ def test_json_jsonl_and_files_are_ascii_and_keep_every_finding(archive, tmp_path
     assert lines and all(ln.isascii() for ln in lines)
     assert any("bad\\\\xff\\\\xfename.php" in ln for ln in lines)
     files = sorted(outdir.iterdir())
-    assert {p.suffix for p in files} == {".json", ".md"}
+    assert {p.suffix for p in files} == {".json", ".md", ".html"}  # the host page is checked like the Markdown
     for p in files:
         text = p.read_text(encoding="utf-8")
         if p.suffix == ".json":

@@ -91,7 +91,7 @@ def test_jsonl_and_output_dir(trees, tmp_path):
     shell = [d for d in alerts if d.get("file", {}).get("path") == "/var/tmp/sh"]
     assert shell and len(shell[0]["file"]["hash"]["sha256"]) == 64
     files = sorted(p.suffix for p in od.iterdir())
-    assert files == [".json", ".md"]
+    assert files == [".html", ".json", ".md"]
     saved = json.loads(next(od.glob("*.json")).read_text())
     assert saved["target"] == "ns-gw-01" and saved["kind"] == "triage"
 

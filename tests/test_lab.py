@@ -518,6 +518,11 @@ def test_demo_scans_the_lab_and_agrees_with_it():
     assert sum(1 for r in results if r["product"]["is_netscaler"]) == sum(
         1 for p in preset_profiles("demo") if p.kind == "netscaler")
     assert sum(1 for r in results if r["verdict"] == "compromised") == 1
+    # Every verdict, a patched clean appliance (not_vulnerable) included.
+    assert {r["verdict"] for r in results} == {"compromised", "vulnerable", "unknown", "unreachable", "not_vulnerable",
+                                               "not_netscaler"}
+    patched = next(r for r in results if r["verdict"] == "not_vulnerable")
+    assert patched["build"]["exact"] and all(a["verdict"] == "not_vulnerable" for a in patched["advisories"])
 
 
 def test_disagreements_reports_wrong_answers(lab):

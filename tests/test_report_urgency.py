@@ -190,3 +190,23 @@ def test_table_starts_with_act_now_for_compromised_hosts() -> None:
     buf = io.StringIO()
     render_table(clean, Console(file=buf, width=80))
     assert "Act now" not in buf.getvalue()
+
+
+def test_bulletin_decided_by_nitro_says_so() -> None:
+    from nscheck.model import Evidence
+    from nscheck.report.hostpage import host_html
+    from nscheck.report.markdown import host_markdown
+
+    r = fleet()[0]
+    a = dataclasses.replace(r.advisories[0], method="nitro",
+                            evidence=(Evidence("nitro", "nsversion: NetScaler NS14.1: Build 43.50.nc"),))
+    r = dataclasses.replace(r, advisories=(a, *r.advisories[1:]))
+    assert "(decided by NITRO: nsversion: NetScaler NS14.1: Build 43.50.nc)" in host_markdown(r)
+    assert "decided by NITRO: nsversion: NetScaler NS14.1: Build 43.50.nc" in host_html(r)
+
+
+def test_reopened_assessment_is_not_called_regressed() -> None:
+    from nscheck.report.text import transition_text
+
+    text = transition_text({"transition": "reopened", "first_seen": "2025-08-01"})
+    assert text.startswith("reopened: a triage was recorded") and "regressed" not in text

@@ -151,6 +151,17 @@ def _fault(name: str, fault: str, **options: Any) -> Profile:
     return Profile(name=name, kind="fault", fault=fault, options=options)
 
 
+def _patched_build(release: str = "14.1") -> str:
+    """The first build on ``release`` that closes every bulletin of the shipped signature set
+    (computed, so new bulletins do not turn the demo's clean appliance vulnerable)."""
+    from nscheck.assess.advisories import assess, load_default
+    from nscheck.build import parse_build
+
+    rem = assess(load_default(), [parse_build(f"{release}-1.1")]).remediation
+    first = (rem.upgrade_to or "").split(" or ")[0].split(" ")[0]
+    return first or f"{release}-99.99"
+
+
 def _demo() -> list[Profile]:
     return [
         _ns("gw-14.1-43.50", "14.1-43.50"),
@@ -161,6 +172,9 @@ def _demo() -> list[Profile]:
         # Zeroed stamp too, but `nscheck demo` reads it over NITRO with the lab account: its
         # verdicts are definite only thanks to NITRO (exact build, no SAML configured).
         _ns("gw-zeroed-nitro-14.1-66.59", "14.1-66.59", nitro_demo=True),
+        # Patched and clean: the first 14.1 build that closes every bulletin in the data, which
+        # only NITRO can tell exactly (its rdx stamp is zeroed): the demo shows not_vulnerable too.
+        _ns(f"gw-patched-nitro-{_patched_build()}", _patched_build(), nitro_demo=True),
         _ns("gw-fips-13.1-37.241", "13.1-37.241", edition="fips"),
         _ns("aaa-13.1-59.22", "13.1-59.22", roles=("aaa",)),
         _ns("mgmt-14.1", "14.1-47.46", roles=("management",)),

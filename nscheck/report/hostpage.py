@@ -147,7 +147,7 @@ def _bulletins(r: HostResult) -> list[str]:
             out.append(f'<tr><td class="nowrap">{_e(a.id)}{names}</td><td>{_e(", ".join(a.cves))}</td><td>{cvss}</td>'
                        f'<td>{_e(flags)}</td><td class="v-{_e(a.verdict.value)}">{_e(a.verdict.value)}'
                        + (f'<br><span class="muted">{_e(clean(change, 200))}</span>' if change else "")
-                       + f'</td><td class="nowrap">{_e(clean(fixed, 60))}</td><td>{_e(clean(a.reason, 400))}</td></tr>')
+                       + f'</td><td class="nowrap">{_e(clean(fixed, 60))}</td><td>{_e(clean(a.reason, 400))}{_decided_by(a)}</td></tr>')
         out.append("</tbody></table>")
     clean_ones = sorted((a for a in r.advisories if a.verdict is Verdict.NOT_VULNERABLE), key=lambda a: a.id)
     if clean_ones:
@@ -156,6 +156,14 @@ def _bulletins(r: HostResult) -> list[str]:
                 for a in clean_ones]
         out.append("</tbody></table></details>")
     return out
+
+
+def _decided_by(a: Any) -> str:
+    if not a.method:
+        return ""
+    what = f": {clean(a.evidence[0].detail, 160)}" if a.evidence else ""
+    label = "NITRO" if a.method == "nitro" else a.method
+    return f'<br><span class="muted">decided by {_e(clean(label, 20))}{_e(what)}</span>'
 
 
 def _assessment(r: HostResult) -> list[str]:

@@ -185,10 +185,20 @@ def _open_bulletins(r: HostResult) -> list[str]:
         out.append(
             f"| {md_cell(bulletin_label(a))} | {md_cell(', '.join(a.cves), 120)} | {cvss} | {_yn(a.kev)} | "
             f"{_yn(a.exploited)} | **{a.verdict.value}**{note} | {md_cell(a.fixed_in or ('none: move train' if a.eol else ''))} | "
-            f"{md_cell(a.reason, 200)} |"
+            f"{md_cell(a.reason, 200)}{_decided_by(a)} |"
         )
     out.append("")
     return out
+
+
+def _decided_by(a: Any) -> str:
+    """" (decided by NITRO: nsversion ...)" when an authenticated read, not the remote scan, decided it."""
+    method = getattr(a, "method", "")
+    if not method:
+        return ""
+    ev = getattr(a, "evidence", ())
+    what = f": {md_cell(ev[0].detail, 120)}" if ev else ""
+    return f" (decided by {md_cell(method.upper() if method == 'nitro' else method)}{what})"
 
 
 def _yes_no(v: Any) -> str:

@@ -200,6 +200,9 @@ def transition_text(meta: dict[str, Any]) -> str:
         return "unchanged" + (f", first seen {first}" if first else "") + runs
     if t == "regressed":
         return "regressed: resolved before, back again" + (f" (first seen {first})" if first else "")
+    if t == "reopened":
+        return ("reopened: a triage was recorded, but the host stayed exposed after it"
+                + (f" (first seen {first})" if first else ""))
     if t == "resolved":
         at = meta.get("resolved_at")
         return "resolved" + (f" {at}" if at else "") + (f" (first seen {first})" if first else "")

@@ -45,6 +45,7 @@ _VERBS = ("kill", "set", "unset", "show", "add", "rm", "bind", "unbind", "enable
 _COMMAND = re.compile(rf"^(?:{'|'.join(_VERBS)})\s+\S")
 _QUOTED_COMMAND = re.compile(rf"'((?:{'|'.join(_VERBS)})\s[^']+)'")
 _EMBEDDED_COMMAND = re.compile(rf"(:\s+)((?:{'|'.join(_VERBS)})\s+[^;`]+?)(?=[;.]?$|;)")
+_RANGE = re.compile(r"(?:\band\s+)?\b(\d{2}\.\d)\s*>=\s*[\d.]+\s*<\s*[\d.]+")
 _PAREN = re.compile(r"\s*\(([^()]*)\)")
 # A parenthetical that is a research note, not advice: a flag, or a bare source citation.
 _NOTE = re.compile(r"UNCONFIRMED|\bsummary\b|\bper (?:the )?(?:vendor|source)\b", re.IGNORECASE)
@@ -76,6 +77,15 @@ def clean_action(action: str, release: str | None) -> str | None:
         return m.group(0)
 
     text = _PAREN.sub(paren, text).strip()
+    # "for 14.1 >=73.37 <73.41 and 13.1 >=64.23 <64.28": keep only this host's train.
+    ranges = list(_RANGE.finditer(text))
+    if release and len({m.group(1) for m in ranges}) > 1 and any(m.group(1) == release for m in ranges):
+        for m in reversed(ranges):
+            if m.group(1) != release:
+                text = text[:m.start()] + text[m.end():]
+        text = re.sub(r"\bfor\s+and\s+", "for ", text)
+        text = re.sub(r"\s+and\s*(?=[;,.]|$)", "", text)
+        text = re.sub(r"\s+([;,.])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
     text = re.sub(r"\s*;?\s*\bUNCONFIRMED\b.*$", "", text).strip(" ;,")
     if not text or _BARE_UPGRADE.match(text):
         return None

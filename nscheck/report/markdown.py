@@ -71,7 +71,7 @@ def _md_step(text: str) -> str:
     """Step text is our wording and bulletin data: keep its `code` and **bold**, neutralise any
     HTML-looking angle bracket outside code (e.g. ``<name>`` in a command description)."""
     parts = re.split(r"(`[^`]*`)", text)
-    return "".join(p if p.startswith("`") else re.sub(r"([<\[\]])", r"\\\1", p) for p in parts)
+    return "".join(p if p.startswith("`") else re.sub(r"(<(?=[A-Za-z/!?])|[\[\]])", r"\\\1", p) for p in parts)
 
 
 def bulletin_label(a: Any) -> str:

@@ -206,7 +206,9 @@ def step_html(text: str) -> str:
     out = []
     for part in re.split(r"(`[^`]*`)", text):
         if part.startswith("`") and part.endswith("`") and len(part) > 1:
-            out.append(f"<code>{_e(part[1:-1])}</code>")
+            # A command wraps between its words, never inside one ("--name" stays whole).
+            words = " ".join(f'<span class="nw">{_e(w)}</span>' for w in part[1:-1].split(" "))
+            out.append(f"<code>{words}</code>")
         else:
             out.append(re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", _e(part)))
     return "".join(out)

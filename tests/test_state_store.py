@@ -340,7 +340,7 @@ def test_one_assessment_per_host_lists_every_exploited_bulletin(tmp_path: Path) 
     assert set(assess["windows"]) == {"CTX579459", "CTX693420"}
     assert assess["windows"]["CTX579459"]["exploited_since"] == "2023-10-18"
     assert "CTX579459 (CitrixBleed)" in assess["title"] and "CTX693420" in assess["title"]
-    assert "--state STATE" in assess["advice"]
+    assert f"--state {db.resolve()}" in assess["advice"]
     assert sorted(assess["cves"]) == ["CVE-2023-4966", "CVE-2025-5349", "CVE-2025-5777"]
     # One ack closes it; the next run announces that once.
     st = StateStore.open(db)
@@ -379,3 +379,10 @@ def test_migration_folds_per_bulletin_assessments_into_one(tmp_path: Path) -> No
     (r,), _ = do_run(db, 2, "2025-08-02T02:00:00Z", [host("14.1-43.50", vulnerable=(CB2,))])
     assert [(d["rule_id"], d["transition"]) for d in r.extra["assessments"]] == [
         ("compromise-assessment-required", "unchanged")]
+
+
+def test_assessment_advice_names_the_real_state_path(tmp_path: Path) -> None:
+    db = tmp_path / "my state.db"
+    (r1,), _ = do_run(db, 1, "2025-08-01T02:00:00Z", [host("14.1-43.50", vulnerable=(CB2,))])
+    (assess,) = r1.extra["assessments"]
+    assert f"--state '{db.resolve()}'" in assess["advice"] and "STATE" not in assess["advice"]

@@ -292,6 +292,10 @@ class EcsWriter:
                 ns["verdict"] = "resolved" if resolved else "required"
                 if meta.get("bulletins"):
                     ns["bulletins"] = [clean(b, 40) for b in meta["bulletins"]]
+                if isinstance(meta.get("windows"), dict):
+                    # One assessment per host: every exploited bulletin's exposure window that opened it.
+                    ns["exposure_windows"] = {clean(b, 40): {k: v for k, v in w.items() if k != "exploitation"}
+                                              for b, w in meta["windows"].items() if isinstance(w, dict)}
                 if meta.get("advice"):
                     ns["advice"] = clean(meta["advice"], 1000)
                 if isinstance(meta.get("resolution"), dict):

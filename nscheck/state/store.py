@@ -577,9 +577,12 @@ class StateStore:
             names.append(f"{b} ({n})" if n else b)
         title = (f"Compromise assessment required: vulnerable while exploited in the wild ({', '.join(names)}; "
                  f"up to {windows[longest].overlap_days} days of overlap)")
+        import shlex
+
+        db = shlex.quote(str(Path(self.path).resolve()))  # commands that work when pasted
         advice = ("Collect artefacts from this appliance and run `nscheck triage ARTEFACTS --name "
-                  f"{key} --state STATE` (patching does not remove an implant); if it was examined some other way, "
-                  f"record the result: `nscheck ack {key} --triaged \"reason\" --state STATE`.")
+                  f"{key} --state {db}` (patching does not remove an implant); if it was examined some other way, "
+                  f"record the result: `nscheck ack {key} --triaged \"what you checked\" --state {db}`.")
         cves = sorted({cve for b in bulletins for cve in facts[b].get("cves") or ()})
         data = {"target": result.target, "bulletins": bulletins,
                 "windows": {b: {**windows[b].to_dict(), "exploitation": facts[b]} for b in bulletins},

@@ -162,15 +162,19 @@ def rsyslog(tmp_path) -> Iterator[dict[str, Any]]:
         pytest.skip("rsyslogd not installed")
     work = tmp_path / "rsyslog"
     work.mkdir()
-    udp, tcp = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
+    udp, tcp, tls = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_STREAM)
     out = work / "messages.log"
+    cert, key = _tls_pair(work)
     conf = work / "rsyslog.conf"
     conf.write_text(f"""
-global(workDirectory="{work}")
+global(workDirectory="{work}" defaultNetstreamDriverCAFile="{cert}"
+       defaultNetstreamDriverCertFile="{cert}" defaultNetstreamDriverKeyFile="{key}")
 module(load="imudp")
 module(load="imtcp")
 input(type="imudp" address="127.0.0.1" port="{udp}")
 input(type="imtcp" address="127.0.0.1" port="{tcp}")
+input(type="imtcp" address="127.0.0.1" port="{tls}" streamDriver.name="ossl" streamDriver.mode="1"
+      streamDriver.authMode="anon")
 *.* action(type="omfile" file="{out}" template="RSYSLOG_SyslogProtocol23Format")
 """, encoding="utf-8")
     proc = subprocess.Popen([exe, "-n", "-f", str(conf), "-i", str(work / "pid")],
@@ -185,7 +189,7 @@ input(type="imtcp" address="127.0.0.1" port="{tcp}")
     else:
         proc.kill()
         pytest.fail(f"rsyslogd did not start: {proc.stdout.read().decode(errors='replace') if proc.stdout else ''}")
-    yield {"udp": udp, "tcp": tcp, "out": out, "proc": proc}
+    yield {"udp": udp, "tcp": tcp, "tls": tls, "ca": cert, "out": out, "proc": proc}
     proc.terminate()
     proc.wait(10)
 
@@ -204,12 +208,38 @@ def _read_back(path: Path, want: int, timeout: float = 20) -> list[str]:
 _RFC5424 = re.compile(r'^<(\d+)>1 (\S+) (\S+) nscheck - (finding|run) \[nscheck@32473 ([^\]]*(?:\\\][^\]]*)*)\] (.*)$')
 
 
-@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def _tls_pair(d: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    k = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(k.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(k, hashes.SHA256()))
+    c, kp = d / "syslog-cert.pem", d / "syslog-key.pem"
+    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    kp.write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                   serialization.NoEncryption()))
+    return c, kp
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp", "tls"])
 def test_syslog_reaches_rsyslog_as_rfc5424(lab, rsyslog, tmp_path, capsys, proto) -> None:
     jsonl = tmp_path / "f.jsonl"
     url = f"{proto}://127.0.0.1:{rsyslog[proto]}"
+    extra = ["--syslog-ca", str(rsyslog["ca"])] if proto == "tls" else []
     code, _, err = cli(["scan", *reachable(lab), "--syslog", url, "--jsonl", str(jsonl), "-q", "--timeout", "3",
-                        "--spool-dir", str(tmp_path / "spool")], capsys)
+                        "--spool-dir", str(tmp_path / "spool"), *extra], capsys)
     assert code in (0, 1), err
     findings = [json.loads(ln) for ln in jsonl.read_text().splitlines()]
     finding_ids = {d["nscheck"]["finding_id"] for d in findings if d["event"]["dataset"] == "nscheck.finding"}
@@ -433,3 +463,48 @@ def test_bad_delivery_options_fail_before_scanning(tmp_path, capsys, monkeypatch
     tok.chmod(0o644)
     code, _, err = cli(["scan", "127.0.0.1:9", "--hec-url", "https://127.0.0.1:8088", "--hec-token-file", str(tok)], capsys)
     assert code == 64 and "chmod 600" in err and TOKEN not in err
+
+
+def test_lifecycle_end_to_end_fixed_host_sends_close(rsyslog, hec, tmp_path, capsys) -> None:
+    """A lab host on a vulnerable build, then upgraded (the same address): OCSF says Create, then
+    Close for the bulletins the upgrade fixed and Update for those still open; the same runs feed
+    rsyslog and the HEC receiver."""
+    from test_state_lab import FIXED_MORE, REVERTED, VULNERABLE, Forwarder
+
+    from nscheck.lab import Profile
+
+    profiles = [Profile("old", build=VULNERABLE, roles=("gateway",)), Profile("new", build=FIXED_MORE, roles=("gateway",))]
+    with start_lab(profiles) as running:
+        backends = {t.name: (t.host, t.port) for t in running.targets}
+        fwd = Forwarder()
+        try:
+            url = f"https://127.0.0.1:{fwd.port}"
+            ocsf, state = tmp_path / "f.ocsf.jsonl", tmp_path / "state.db"
+            by_run = []
+            for backend in ("old", "new"):
+                fwd.backend = backends[backend]
+                code, _, err = cli(["scan", url, "--state", str(state), "--ocsf", str(ocsf), "-q", "--timeout", "5",
+                                    "--syslog", f"tcp://127.0.0.1:{rsyslog['tcp']}", "--hec-url", hec.url,
+                                    "--spool-dir", str(tmp_path / "spool")], capsys)
+                assert code == 1, err
+                by_run.append([json.loads(ln) for ln in ocsf.read_text().splitlines()])
+                ocsf.unlink()
+        finally:
+            fwd.stop()
+    uid_of = {e["unmapped"]["bulletin"]: e["finding_info"]["uid"] for e in by_run[0] if e["class_uid"] == 2002
+              and e.get("unmapped", {}).get("bulletin")}
+    assert set(uid_of) >= REVERTED
+    assert {e["activity_name"] for e in by_run[0] if e["class_uid"] == 2002} == {"Create"}
+    second = {e["finding_info"]["uid"]: e["activity_name"] for e in by_run[1] if e["class_uid"] == 2002}
+    # the same finding ids, closed: consumers close the very findings they opened
+    assert {b: second.get(uid_of[b]) for b in REVERTED} == dict.fromkeys(REVERTED, "Close")
+    still_open = {uid_of[b] for b in uid_of if b not in REVERTED}
+    assert still_open and {second.get(u) for u in still_open} == {"Update"}
+    for ev in by_run[1]:
+        validate_ocsf(ev)
+    closed = [e for e in by_run[1] if e["activity_name"] == "Close"]
+    assert all(e["status"] == "Resolved" for e in closed)
+    # the same runs reached rsyslog and HEC, resolved transitions included
+    assert _read_back(rsyslog["out"], 2)
+    assert any(e["event"]["nscheck"].get("transition") == "resolved" for e in hec.events
+               if e["event"]["event"]["dataset"] == "nscheck.finding")

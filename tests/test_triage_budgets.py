@@ -79,10 +79,13 @@ def test_log_bomb_is_stopped_by_its_ratio(tmp_path: Path, rules) -> None:  # typ
     lines = b"x\n" * 1_000_000  # 1 M lines in a ~2 KB gzip (the 19 KB / 10 M-line ns.log.0.gz, scaled)
     specs = [*tf.clean_tree(), tf.f("/var/log/ns.log.0.gz", gzip.compress(lines, 9))]
     p = tf.write_tar(specs, tmp_path / "bomb.tar.gz")
-    r = triage_path(str(p), TriageOptions(collected_at=tf.COLLECTED), rules)
+    r = triage_path(str(p), TriageOptions(collected_at=tf.COLLECTED, log_bomb_floor=64 * 1024), rules)
     why = [u["reason"] for u in r.coverage["unreadable"] if u["path"] == "/var/log/ns.log.0.gz"]
     assert why and "inflates more than" in why[0]
     assert r.coverage["families"]["log"]["lines"] < 50_000
+    # the lines after the flood were not examined: said, and never a clean triage
+    assert any("inflates more than" in c for c in r.coverage["budgets"]["cut"])
+    assert r.status.value == "error" and r.verdict.value == "unknown"
 
 
 def test_time_budget_cuts_and_says_so(tmp_path: Path, rules) -> None:  # type: ignore[no-untyped-def]

@@ -90,6 +90,11 @@ class Context:
     cut: dict[str, str] = field(default_factory=dict)  # budget name -> what was cut (coverage)
     budget_skipped: int = 0  # files whose content was not read because a budget was spent
 
+    @property
+    def spent(self) -> bool:
+        """The read or time budget is spent: no more content is read."""
+        return "bytes" in self.cut or "time" in self.cut
+
     def bytes_left(self) -> int:
         return max(0, self.opts.max_read_bytes - self.budget_bytes)
 

@@ -115,7 +115,7 @@ class _HashingReader(io.RawIOBase):
         want = min(len(b), self.limit - self.n)
         ctx = self.ctx
         if ctx is not None:
-            if ctx.cut or ctx.out_of_time():
+            if ctx.spent or ctx.out_of_time():
                 self.cut = self.more = True
                 return 0
             want = min(want, ctx.bytes_left())
@@ -235,7 +235,7 @@ class _Run:
         is_nsconf = entry.path in ("/nsconfig/ns.conf", "/flash/nsconfig/ns.conf") or (
             base == "ns.conf" and is_loose(entry.path) and ctx.nsconf_path is None)
         is_listing = entry.kind == "file" and bool(_STAT_LISTING.match(base))
-        if entry.kind == "file" and opener is not None and ctx.cut:
+        if entry.kind == "file" and opener is not None and ctx.spent:
             # a budget is spent: name and metadata checks still ran, the content is not read
             ctx.budget_skipped += 1
             self._emit(hits, _file_info(entry, None))
@@ -367,14 +367,19 @@ class _Run:
                 ratio = self.opts.log_bomb_ratio
                 # Real log lines differ (times, counters): each costs bytes of compressed input. A
                 # bomb of identical lines costs almost none: judge bytes and lines per packed byte.
-                bytes_bomb = total > self.opts.log_bomb_floor and total > ratio * max(packed.n, 1) if packed else False
-                lines_bomb = packed is not None and count > _BOMB_LINES_PER_BYTE * max(packed.n, 1)
+                # (only past log_bomb_floor decompressed bytes: a small repetitive log is no bomb)
+                big = packed is not None and total > self.opts.log_bomb_floor
+                bytes_bomb = big and total > ratio * max(packed.n, 1)  # type: ignore[union-attr]
+                lines_bomb = big and count > _BOMB_LINES_PER_BYTE * max(packed.n, 1)  # type: ignore[union-attr]
                 if packed is not None and (bytes_bomb or lines_bomb):
                     ctx.stat("log", "bombs")
-                    ctx.unreadable_file(entry.path, f"compressed log inflates more than {ratio}:1 or holds more than "
-                                        f"{_BOMB_LINES_PER_BYTE} lines per compressed byte ({packed.n} bytes -> {total} "
-                                        f"bytes, {count} lines so far): a decompression bomb or a flood of identical "
-                                        f"lines; read up to line {count} only")
+                    why = (f"compressed log inflates more than {ratio}:1 or holds more than {_BOMB_LINES_PER_BYTE} "
+                           f"lines per compressed byte ({packed.n} bytes -> {total} bytes, {count} lines so far): a "
+                           f"decompression bomb or a flood of identical lines; read up to line {count} only")
+                    ctx.unreadable_file(entry.path, why)
+                    # what follows the flood was not examined: the triage is not a clean one
+                    if len(ctx.cut) < 20:
+                        ctx.cut[f"bomb:{entry.path}"] = f"{entry.path}: {why}"
                     return
             yield line
             if total >= cap:

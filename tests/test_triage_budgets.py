@@ -79,7 +79,7 @@ def test_log_bomb_is_stopped_by_its_ratio(tmp_path: Path, rules) -> None:  # typ
     lines = b"x\n" * 1_000_000  # 1 M lines in a ~2 KB gzip (the 19 KB / 10 M-line ns.log.0.gz, scaled)
     specs = [*tf.clean_tree(), tf.f("/var/log/ns.log.0.gz", gzip.compress(lines, 9))]
     p = tf.write_tar(specs, tmp_path / "bomb.tar.gz")
-    r = triage_path(str(p), TriageOptions(collected_at=tf.COLLECTED, log_bomb_floor=64 * 1024), rules)
+    r = triage_path(str(p), TriageOptions(collected_at=tf.COLLECTED), rules)
     why = [u["reason"] for u in r.coverage["unreadable"] if u["path"] == "/var/log/ns.log.0.gz"]
     assert why and "inflates more than" in why[0]
     assert r.coverage["families"]["log"]["lines"] < 50_000

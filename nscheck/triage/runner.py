@@ -64,7 +64,10 @@ __all__ = ["triage", "triage_path"]
 HEAD_BYTES = 64
 CHUNK = 1 << 16
 MAX_LINE = 1 << 16
-_BOMB_LINES_PER_BYTE = 5  # real compressed logs: well under 1 line per compressed byte (~0.2)
+# Real compressed logs cost 3+ compressed bytes per line (times and counters differ): under 0.3
+# lines per compressed byte. Judged from _BOMB_MIN_LINES lines on, so a short repetitive log is no bomb.
+_BOMB_LINES_PER_BYTE = 2
+_BOMB_MIN_LINES = 20_000
 _SCRATCH = bytearray(CHUNK)  # reused read buffer: allocating one per file dominated big runs
 _NSCONF_HEADER = re.compile(r"^#NS(\d+\.\d+)[ \t]+Build[ \t]+(\d+\.\d+)[^\n]*", re.MULTILINE)
 _KERNEL = re.compile(r"^ns-(\d+\.\d+)-(\d+\.\d+)(?:_nc)?(?:_64)?\.gz$")
@@ -367,11 +370,10 @@ class _Run:
                 ratio = self.opts.log_bomb_ratio
                 # Real log lines differ (times, counters): each costs bytes of compressed input. A
                 # bomb of identical lines costs almost none: judge bytes and lines per packed byte.
-                # (only past log_bomb_floor decompressed bytes: a small repetitive log is no bomb)
-                big = packed is not None and total > self.opts.log_bomb_floor
-                bytes_bomb = big and total > ratio * max(packed.n, 1)  # type: ignore[union-attr]
-                lines_bomb = big and count > _BOMB_LINES_PER_BYTE * max(packed.n, 1)  # type: ignore[union-attr]
-                if packed is not None and (bytes_bomb or lines_bomb):
+                packed_n = max(packed.n, 1) if packed is not None else 0
+                bytes_bomb = packed is not None and total > self.opts.log_bomb_floor and total > ratio * packed_n
+                lines_bomb = packed is not None and count >= _BOMB_MIN_LINES and count > _BOMB_LINES_PER_BYTE * packed_n
+                if bytes_bomb or lines_bomb:
                     ctx.stat("log", "bombs")
                     why = (f"compressed log inflates more than {ratio}:1 or holds more than {_BOMB_LINES_PER_BYTE} "
                            f"lines per compressed byte ({packed.n} bytes -> {total} bytes, {count} lines so far): a "

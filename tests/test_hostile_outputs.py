@@ -127,3 +127,18 @@ def test_triage_spools_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     finally:
         os.umask(old)
     assert seen and all(f == 0o600 and d == 0o700 for f, d in seen), seen
+
+
+def test_cli_refuses_a_symlinked_jsonl_with_73_and_no_traceback(tmp_path: Path, victim: Path) -> None:
+    import contextlib
+    import io
+
+    from nscheck.cli import main
+
+    link = tmp_path / "f.jsonl"
+    _plant(link, victim)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit) as ex:
+        main(["triage", str(tmp_path), "--jsonl", str(link), "-f", "json"])
+    assert ex.value.code == 73 and "symbolic link" in err.getvalue() and "Traceback" not in err.getvalue()
+    assert victim.read_text() == "precious\n"

@@ -88,4 +88,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitCode.OK)
     except KeyboardInterrupt:
         sys.exit(ExitCode.SIGINT)
+    except OSError as e:  # after BrokenPipeError (an OSError too)
+        from nscheck.report.files import OutputPathError
+
+        if not isinstance(e, OutputPathError):
+            raise
+        print(f"nscheck: {e.strerror}", file=sys.stderr)
+        sys.exit(ExitCode.CANTCREAT)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -22,12 +22,25 @@ def umask_mode(base: int = 0o666) -> int:
     return base & ~current
 
 
+class OutputPathError(OSError):
+    """An output path nscheck refuses or cannot open (the CLI exits 73, EX_CANTCREAT, without a
+    traceback)."""
+
+
 def open_report(path: str | os.PathLike[str], *, append: bool = False) -> int:
     """A file descriptor for writing a report at ``path``: never through a symbolic link planted
     there (O_NOFOLLOW), mode from the umask."""
+    import errno
+
     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     flags |= os.O_APPEND if append else os.O_TRUNC
-    return os.open(path, flags, 0o666)
+    try:
+        return os.open(path, flags, 0o666)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OutputPathError(e.errno, f"{path} is a symbolic link: refused (output files never follow "
+                                  "links; give the real path)") from None
+        raise OutputPathError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:

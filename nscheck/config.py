@@ -29,7 +29,6 @@ ALIASES: dict[str, str] = {
     "max_body": "max_body_bytes",
     "allow_origin": "allow_origins",
     "allow_origin_file": "allow_origin_files",
-    "output": "output_dir",
 }
 # The click parameter that carries a field, where the names differ.
 PARAM_OF: dict[str, str] = {"format": "fmt", "indicators": "no_indicators", "input_files": "input_files"}
@@ -40,7 +39,7 @@ REFUSED = {"config": "a config file cannot name another config file", "extra": "
 # Keys of other commands that share the file (`nscheck signatures update --config`): not scan flags.
 OTHER_COMMANDS = {"signatures_url", "trusted_keys"}
 PATH_FIELDS = {
-    "state", "lock", "suppressions", "jsonl", "csv", "html", "output_dir", "signatures", "ca_file",
+    "state", "lock", "suppressions", "jsonl", "csv", "html", "output", "output_dir", "signatures", "ca_file",
     "input_files", "exclude_files", "allow_origin_files", "nitro_password_file", "nitro_credentials",
     "ocsf", "syslog_ca", "hec_token_file", "hec_ca", "spool_dir",
 }
@@ -115,6 +114,12 @@ def _tname(v: Any) -> str:
 
 
 def _check(name: str, value: Any, default: Any, base: Path) -> Any:
+    if name == "rate_limit":  # "20/s", "600/m" or a number per second
+        from nscheck.probe.ratelimit import parse_rate
+
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValueError(f"expected N/s, N/m or a number, got {_tname(value)}")
+        return parse_rate(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {_tname(value)}")

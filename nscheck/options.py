@@ -51,6 +51,7 @@ class ScanOptions:
     signatures: str | None = None
     # output
     format: str = "table"  # table | json | jsonl | md | csv
+    output: str | None = None  # -o FILE: the --format output goes there instead of stdout
     output_dir: str | None = None
     jsonl: str | None = None  # "-" for stdout
     csv: str | None = None
@@ -86,6 +87,8 @@ class ScanOptions:
     nitro_password_file: str | None = None
     nitro_credentials: str | None = None  # TOML, per-host user/password/NITRO address
     nitro_budget: int = 80  # most NITRO GETs per host
+    rate_limit: float | None = None  # requests per second over the whole scan (--rate-limit)
+    verbose: bool = False  # one stderr line per request (-v)
     extra: dict[str, object] = field(default_factory=dict)
 
     def with_(self, **changes: object) -> ScanOptions:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import itertools
 import json
 import sys
 import tempfile
@@ -40,7 +41,15 @@ from nscheck.options import ScanOptions
 from nscheck.probe.types import HttpResponse
 from nscheck.report.base import RunInfo, RunSummary, Sink
 from nscheck.report.exitcodes import signatures_meta
-from nscheck.targets import Target, TargetError, iter_targets, load_exclusions, parse_shard, parse_target
+from nscheck.targets import (
+    Target,
+    TargetError,
+    TargetStats,
+    iter_targets,
+    load_exclusions,
+    parse_shard,
+    parse_target,
+)
 
 __all__ = ["ScanSignatures", "load_signatures", "run", "scan_async", "scan_host", "scan_hosts"]
 
@@ -435,7 +444,21 @@ def run(opts: ScanOptions) -> int:
         return ExitCode.USAGE
 
     if not opts.targets and not opts.input_files:
+        if opts.config:
+            # A cron config without targets must not turn into a green scan of the demo lab.
+            print(f"nscheck: nothing to scan: --config {opts.config} names no input and no targets were given",
+                  file=sys.stderr)
+            return ExitCode.USAGE
         return _run_demo(opts)
+
+    # Unreadable target or exclusion files are usage errors before any work: a missing target
+    # list would scan nothing and exit green, a missing exclusion list would scan what must not be.
+    for flag, files in (("--input", opts.input_files), ("--exclude-file", opts.exclude_files)):
+        for f in files:
+            problem = _unreadable(f)
+            if problem:
+                print(f"nscheck: {flag} {f}: {problem}", file=sys.stderr)
+                return ExitCode.USAGE
 
     # Every rule file and rule option first: a broken one is exit 64 before any request (also
     # for --dry-run, so a dry run is a complete check of the run's inputs).
@@ -453,17 +476,43 @@ def run(opts: ScanOptions) -> int:
             print(f"nscheck: {m}", file=sys.stderr)
         return ExitCode.USAGE
     exclusions = load_exclusions(opts.exclude, opts.exclude_files, on_error)
-    targets = iter_targets(opts.targets, opts.input_files, exclusions=exclusions, max_expand=opts.max_expand,
-                           force=opts.force_large, shard=shard, on_error=on_error)
+    stats = TargetStats()
+    stream = iter_targets(opts.targets, opts.input_files, exclusions=exclusions, max_expand=opts.max_expand,
+                          force=opts.force_large, shard=shard, on_error=on_error, stats=stats)
+    first = next(stream, None)
+    if first is None:  # never a green run on nothing
+        print(f"nscheck: nothing to scan: {_why_empty(stats, opts)}", file=sys.stderr)
+        return ExitCode.USAGE
+    targets: Iterable[Target] = itertools.chain((first,), stream)
     if opts.dry_run:
         return _dry_run(targets, opts, sigs)
-    from nscheck.report import build_sinks, check_signature_age
-    from nscheck.report.exitcodes import ExitTally
-    from nscheck.state.cron import QuietSink, SetupError, scheduled, with_signals
+    from nscheck.report.outputs import check_outputs, stdout_to
+
+    # Every output path before the first packet: a report that cannot be written fails now, in
+    # one line, not after the scan (when the HTML would be lost) or once per host.
+    problems = check_outputs({"-o": opts.output, "--jsonl": opts.jsonl, "--csv": opts.csv, "--html": opts.html},
+                             {"--output-dir": opts.output_dir}, append={"--jsonl": True})
+    if problems:
+        for line in problems:
+            print(f"nscheck: {line}", file=sys.stderr)
+        return ExitCode.CANTCREAT
+    from nscheck.report import check_signature_age
 
     stale = check_signature_age(opts.signatures_path, opts.max_signature_age, quiet=opts.quiet)
     if stale is not None:
         return stale
+    with stdout_to(opts.output) as redirect:
+        code = _scan_and_report(opts, targets, sigs)
+        if code in (ExitCode.USAGE, ExitCode.LOCKED):  # nothing was scanned: keep the last report
+            redirect.discard()
+    return code
+
+
+def _scan_and_report(opts: ScanOptions, targets: Iterable[Target], sigs: ScanSignatures) -> int:
+    from nscheck.report import build_sinks
+    from nscheck.report.exitcodes import ExitTally
+    from nscheck.state.cron import QuietSink, SetupError, scheduled, with_signals
+
     keep = ExitTally()  # only what the exit code needs, not every result (memory at 5000+ hosts)
     try:
         # --lock first: a run that is locked out touches no output file and no state.
@@ -511,6 +560,30 @@ def run(opts: ScanOptions) -> int:
         # a distinct code, so the wrapper alerts on the pipeline, not on the appliances.
         return ExitCode.DELIVERY
     return keep.code(opts.fail_on, opts.fail_on_unknown, opts.strict)
+
+
+def _unreadable(path: str) -> str | None:
+    """Why a target/exclusion file cannot be read, or None ('-' is stdin, read later)."""
+    if path == "-":
+        return None
+    try:
+        with open(path, "rb"):
+            pass
+    except (OSError, ValueError) as e:
+        return f"cannot read: {getattr(e, 'strerror', None) or e}"
+    return None
+
+
+def _why_empty(stats: TargetStats, opts: ScanOptions) -> str:
+    seen = stats.accepted + stats.excluded + stats.other_shards
+    if stats.excluded and not stats.other_shards:
+        return f"all {stats.excluded} target(s) are excluded (--exclude/--exclude-file)"
+    if stats.other_shards and seen:
+        return (f"shard {opts.shard} holds none of the {seen} target(s) (other shards: {stats.other_shards}, "
+                f"excluded: {stats.excluded})")
+    if stats.errors:
+        return f"no usable target: {stats.errors} item(s) skipped as bad (see above)"
+    return "the input holds no targets (empty file or stdin?)"
 
 
 def _stdout_sink(fmt: str, sort: str = "urgency") -> Sink:

@@ -75,7 +75,7 @@ def test_json_jsonl_and_files_are_ascii_and_keep_every_finding(archive, tmp_path
     jsonl = tmp_path / "t.jsonl"
     outdir = tmp_path / "out"
     res = runner.invoke(app, ["triage", str(archive), "-f", "json", "--collected-at", WHEN, "--jsonl", str(jsonl),
-                              "-o", str(outdir)])
+                              "--output-dir", str(outdir)])
     assert res.exit_code == 1, res.output
     assert res.stdout.isascii()  # C1, bidi and ESC are \u-escaped, never raw
     doc = json.loads(res.stdout)

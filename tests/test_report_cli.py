@@ -71,7 +71,7 @@ def test_bad_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad.write_text('{"event": {"dataset": "nscheck.run"}}\nnot json\n')
     assert run_cli(["report", str(bad)]) == 64
     assert f"{bad}:2: not JSON" in capsys.readouterr().err
-    assert run_cli(["report", str(tmp_path / "missing.jsonl")]) == 64
+    assert run_cli(["report", str(tmp_path / "missing.jsonl")]) == 66  # EX_NOINPUT
     assert run_cli(["report", str(bad), "-f", "pdf"]) == 64
 
 

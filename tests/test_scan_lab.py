@@ -202,10 +202,11 @@ def test_exclusions_apply_before_any_connection(lab: Any, tmp_path: Path) -> Non
     before = len(lab.requests_for(name))
     ex = tmp_path / "never.txt"
     ex.write_text("# production loopback\n127.0.0.0/8\n")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as e:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e:
         main(["scan", lab.target(name).url, lab.target(name).url, "--exclude-file", str(ex), "--format", "json"])
-    assert e.value.code == 0 and json.loads(out.getvalue()) == []
+    # Every target excluded leaves nothing to scan: a usage error (issue 13), never a green run.
+    assert e.value.code == 64 and "excluded" in err.getvalue() and out.getvalue() == ""
     assert len(lab.requests_for(name)) == before
 
 

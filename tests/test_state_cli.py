@@ -74,7 +74,8 @@ def test_ack_closes_assessment(db: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 64 and "no host" in err
 
 
-def test_missing_state_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_state_is_noinput(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # EX_NOINPUT, as for every input path that does not exist (issue 13: one exit-code table)
     code, _, err = cli(["history", "--state", str(tmp_path / "none.db")], capsys)
-    assert code == 64 and "no state database" in err
+    assert code == 66 and "no state database" in err
     assert not (tmp_path / "none.db").exists()

@@ -81,7 +81,7 @@ def test_fail_on_thresholds(trees):
 
 def test_jsonl_and_output_dir(trees, tmp_path):
     jl, od = tmp_path / "f.jsonl", tmp_path / "reports"
-    res = runner.invoke(app, ["triage", str(trees["bad"]), "--name", "ns-gw-01", "--jsonl", str(jl), "-o", str(od),
+    res = runner.invoke(app, ["triage", str(trees["bad"]), "--name", "ns-gw-01", "--jsonl", str(jl), "--output-dir", str(od),
                               "--collected-at", WHEN, "-f", "md"])
     assert res.exit_code == 1, res.output
     assert "ns-gw-01" in res.stdout
@@ -133,7 +133,13 @@ def test_usage_errors_exit_64(trees, tmp_path):
 
 
 def test_unreadable_input_and_fail_on_unknown(tmp_path):
+    # A PATH that does not exist is EX_NOINPUT before any work (issue 13); one that exists but
+    # cannot be read is an "unknown" result, which --fail-on-unknown turns into exit 2.
     res = runner.invoke(app, ["triage", str(tmp_path / "missing"), "-f", "json", "--fail-on-unknown"])
+    assert res.exit_code == 66 and str(tmp_path / "missing") in res.output
+    bad = tmp_path / "bundle.tar.gz"
+    bad.write_bytes(b"not a tar archive")
+    res = runner.invoke(app, ["triage", str(bad), "-f", "json", "--fail-on-unknown"])
     assert res.exit_code == 2
     (doc,) = _json_docs(res.stdout)
     assert doc["status"] == "error" and doc["verdict"] == "unknown"

@@ -102,8 +102,8 @@ def _render_table(text_input: str, cands: tuple[Build, ...], results: tuple[Advi
 
 @app.command(
     "assess",
-    epilog="Exit codes: 0 nothing vulnerable; 1 at least one bulletin vulnerable; 64 unparseable build "
-    "or bad usage. Roles: --role marks a role present, --no-role absent, --only-roles makes every "
+    epilog="Exit codes: 0 nothing vulnerable; 1 at least one bulletin vulnerable; 64 unparseable build, "
+    "unknown train or bad usage; 73 -o FILE cannot be written. Roles: --role marks a role present, --no-role absent, --only-roles makes every "
     "role not given absent; roles not given are unknown (treated as possibly present).",
 )
 def assess_cmd(
@@ -118,10 +118,9 @@ def assess_cmd(
     fmt: str = typer.Option("table", "-f", "--format", help="table | json"),
     show_all: bool = typer.Option(False, "--all", help="Table: also list bulletins that are not vulnerable."),
     signatures: str = typer.Option(None, "--signatures", help="Use another signature set directory."),
+    output: str = typer.Option(None, "-o", "--output", help="Write the output to FILE (atomically) instead of stdout."),
 ) -> None:
     """Assess a known build against every NetScaler security bulletin."""
-    from nscheck.assess.advisories import assess
-
     if fmt not in _FORMATS:
         raise _err(f"--format must be one of {', '.join(_FORMATS)}")
     text = sys.stdin.read() if build == "-" else build
@@ -136,7 +135,41 @@ def assess_cmd(
     impossible = edition_mismatch(sigs, parsed)
     if impossible is not None:  # e.g. 13.1-59.22 --edition fips: a box that cannot exist
         raise _err(impossible)
+    _known_train_or_exit(sigs, parsed)
     facts = _facts(list(roles or ()), list(no_roles or ()), only_roles, set(sigs.manifest.roles))
+    from nscheck.report.outputs import check_outputs, stdout_to
+
+    problems = check_outputs({"-o": output})
+    if problems:
+        raise _err(problems[0], ExitCode.CANTCREAT)
+    with stdout_to(output):
+        code = _assess_and_print(sigs, text, ed, parsed, facts, fmt, show_all)
+    raise typer.Exit(code)
+
+
+def _known_train_or_exit(sigs: Any, parsed: Build) -> None:
+    """A build on a train the signature set does not know (a typo, or a release newer than the
+    data) would come out "unknown" for every bulletin: say so once, as a usage error."""
+    from nscheck.assess.advisories import expand_candidates
+
+    known = set(getattr(sigs, "lifecycle", {}) or {})
+    for adv in sigs:
+        known.update(t.train for t in getattr(adv, "trains", ()))
+    if not known:
+        return
+    cands = expand_candidates([parsed])
+    if any(c.train() in known for c in cands):
+        return
+    releases = sorted({t.release for t in known}, key=lambda r: tuple(int(x) for x in r.split(".")))
+    trains = ", ".join(sorted({str(c.train()) for c in cands}))
+    raise _err(f"unknown train {trains} (build {parsed.plain}): the signature set knows releases "
+               f"{', '.join(releases)}; check the build, or update the signatures")
+
+
+def _assess_and_print(sigs: Any, text: str, ed: Any, parsed: Build, facts: dict[str, Precondition], fmt: str,
+                      show_all: bool) -> int:
+    from nscheck.assess.advisories import assess
+
     result = assess(sigs, [parsed], facts)
     if fmt == "json":
         doc = {
@@ -154,4 +187,4 @@ def assess_cmd(
         typer.echo(json.dumps(doc, indent=2))
     else:
         _render_table(text, result.candidates, result.advisories, result.remediation, show_all)
-    raise typer.Exit(ExitCode.FINDINGS if result.vulnerable else ExitCode.OK)
+    return ExitCode.FINDINGS if result.vulnerable else ExitCode.OK

@@ -20,9 +20,13 @@ def _open(state: str) -> Any:
 
     from nscheck.state.store import StateError, StateStore
 
-    if not Path(state).is_file():
-        typer.echo(f"nscheck: no state database at {state} (run `nscheck scan --state {state}` first)", err=True)
-        raise typer.Exit(ExitCode.USAGE)
+    try:
+        is_file = Path(state).is_file()
+    except (OSError, ValueError):  # a name too long for the file system is no database either
+        is_file = False
+    if not is_file:
+        typer.echo(f"nscheck: no state database at {state[:300]} (run `nscheck scan --state FILE` first)", err=True)
+        raise typer.Exit(ExitCode.NOINPUT)  # a missing input, like triage PATH and report INPUT
     try:
         return StateStore.open(state)
     except StateError as e:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,7 +14,8 @@ from nscheck.exitcodes import ExitCode
 _FORMATS = ("table", "md", "csv", "html", "json", "jsonl")
 
 
-@app.command("report")
+@app.command("report", epilog="Exit codes: 0 rendered; 64 bad input or usage; 66 an INPUT does not exist; "
+             "73 -o FILE cannot be written.")
 def report_cmd(
     inputs: list[str] = typer.Argument(..., help="ECS JSONL files (shards may be concatenated), per-host JSON "
                                        "files, or --output-dir directories; '-' reads stdin."),
@@ -22,23 +23,42 @@ def report_cmd(
     output: str = typer.Option(None, "-o", "--output", help="Write to FILE (atomically) instead of stdout."),
     sort: str = typer.Option("urgency", "--sort", help="Host order: urgency (most urgent first)|name|verdict|cvss|"
                              "input (table, md, csv, html; json/jsonl keep the input order)."),
+    runs: list[str] = typer.Option(None, "--run", metavar="ID", help="Only this run (id or its first characters; "
+                                   "'latest' for the last run in the input). Repeatable."),
 ) -> None:
     """Re-render saved results (from --jsonl, --output-dir or --format json) as a table, Markdown,
-    CSV, HTML, JSON or ECS JSON Lines."""
+    CSV, HTML, JSON or ECS JSON Lines. A --jsonl file that cron appends to holds many runs: the
+    table and Markdown show one section per run; --run picks runs for every format."""
     from nscheck.report import FORMATS, render
-    from nscheck.report.files import atomic_write
-    from nscheck.report.jsonfmt import ReportInputError, load_results
+    from nscheck.report.jsonfmt import ReportInputError, load_runs
     from nscheck.report.order import SORTS
+    from nscheck.report.outputs import check_outputs, input_problem, stdout_to
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}", param_hint="--format")
     if sort not in SORTS:
         raise typer.BadParameter(f"--sort must be one of {', '.join(SORTS)}", param_hint="--sort")
+    missing = [(i, input_problem(i)) for i in inputs]
+    for m, why in missing:
+        if why:
+            print(f"nscheck: cannot read input {m[:300]}: {why}", file=sys.stderr)
+    if any(why for _, why in missing):
+        raise typer.Exit(ExitCode.NOINPUT)
+    problems = check_outputs({"-o": output})
+    if problems:
+        print(f"nscheck: {problems[0]}", file=sys.stderr)
+        raise typer.Exit(ExitCode.CANTCREAT)
+    warnings: list[str] = []
     try:
-        results = load_results(inputs)
+        groups = load_runs(inputs, warnings)
     except ReportInputError as e:
         print(f"nscheck: {e}", file=sys.stderr)
         raise typer.Exit(ExitCode.USAGE) from None
+    for w in warnings:
+        print(f"nscheck: warning: {w}", file=sys.stderr)
+    if runs:
+        groups = _select(groups, runs)
+    results = [r for _, rs in groups for r in rs]
     if not results:
         print("nscheck: no host results found in the input", file=sys.stderr)
     links = None
@@ -47,10 +67,33 @@ def report_cmd(
         from nscheck.report.html import link_prefix
 
         links = link_prefix(dirs[0], output)  # link each host to its <safe-name>.md/.json there
-    if output:
-        buf = io.StringIO()
-        render(results, fmt, buf, color=False if fmt == "table" else None, link_prefix=links, sort=sort, width=160)
-        atomic_write(output, buf.getvalue())
-    else:
-        render(results, fmt, sys.stdout, link_prefix=links, sort=sort)
+    sections = fmt in ("table", "md") and len(groups) > 1
+    # A file gets no colours and a fixed width; the terminal gets what it can show.
+    style: dict[str, Any] = {"color": False, "width": 160} if (output and fmt == "table") else {}
+    with stdout_to(output):
+        if sections:
+            for n, (run_id, rs) in enumerate(groups):
+                head = f"run {run_id or '(no run id)'}: {len(rs)} host(s), first started {_first_start(rs)}"
+                sys.stdout.write(("\n" if n else "") + (f"## {head}\n\n" if fmt == "md" else f"== {head}\n"))
+                render(rs, fmt, sys.stdout, link_prefix=links, sort=sort, **style)
+        else:
+            render(results, fmt, sys.stdout, link_prefix=links, sort=sort, **style)
     raise typer.Exit(ExitCode.OK)
+
+
+def _first_start(results: list[Any]) -> str:
+    starts = sorted(r.started for r in results if r.started)
+    return starts[0] if starts else "?"
+
+
+def _select(groups: list[tuple[str | None, list[Any]]], wanted: list[str]) -> list[tuple[str | None, list[Any]]]:
+    keep: dict[str | None, list[Any]] = {}
+    for w in wanted:
+        hits = groups[-1:] if w == "latest" else [g for g in groups if g[0] and g[0].startswith(w)]
+        if not hits:
+            known = ", ".join(str(g[0]) for g in groups[-5:])
+            print(f"nscheck: --run {w}: no such run in the input (last runs: {known})", file=sys.stderr)
+            raise typer.Exit(ExitCode.USAGE)
+        for run_id, rs in hits:
+            keep[run_id] = rs
+    return [(k, v) for k, v in groups if k in keep]

@@ -15,8 +15,9 @@ _FORMATS = ("table", "json", "jsonl", "md", "csv")
     "scan",
     epilog=(
         "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on; "
-        "2 with --fail-on-unknown when a host is unknown or unreachable; 64 usage error; "
-        "69 signatures older than --max-signature-age days; 75 another run holds --lock; "
+        "2 with --fail-on-unknown when a host is unknown or unreachable; 64 usage error (also: nothing to scan); "
+        "69 signatures older than --max-signature-age days; 70 internal error; 73 an output path cannot be "
+        "written (checked before the first packet); 75 another run holds --lock; "
         "130/143 stopped by SIGINT/SIGTERM (finished hosts kept, run marked partial)."
     ),
 )
@@ -30,7 +31,7 @@ def scan_cmd(
     exclude: list[str] = typer.Option(None, "--exclude", help="IP, CIDR or name never to contact (repeatable)."),
     exclude_files: list[str] = typer.Option(None, "--exclude-file", help="File of exclusions, one per line."),
     force_large: bool = typer.Option(False, "--force", help="Allow CIDRs larger than --max-expand addresses."),
-    max_expand: int = typer.Option(65536, "--max-expand", help="Largest CIDR expanded without --force."),
+    max_expand: int = typer.Option(65536, "--max-expand", min=1, help="Largest CIDR expanded without --force."),
     shard: str = typer.Option(None, "--shard", help="K/N: scan only the K-th of N deterministic, balanced slices."),
     concurrency: int = typer.Option(100, "-c", "--concurrency", min=1, help="Hosts scanned at once."),
     timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Connect and read timeout per request, seconds."),
@@ -41,7 +42,7 @@ def scan_cmd(
     user_agent: str = typer.Option(DEFAULT_USER_AGENT, "--user-agent", help="User-Agent header."),
     verify: bool = typer.Option(False, "--verify", help="Verify TLS certificates (off by default: appliances are self-signed)."),
     ca_file: str = typer.Option(None, "--ca", help="CA bundle for --verify (implies --verify)."),
-    max_body_bytes: int = typer.Option(1_000_000, "--max-body", help="Byte cap per response body."),
+    max_body_bytes: int = typer.Option(1_000_000, "--max-body", min=1, help="Byte cap per response body."),
     request_budget: int = typer.Option(40, "--request-budget", min=1, help="Most requests sent to one host."),
     max_redirects: int = typer.Option(3, "--max-redirects", min=0, help="Same-host redirects followed per request (off-host ones never are)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the exact requests per target and send nothing."),
@@ -54,8 +55,10 @@ def scan_cmd(
     allow_origin_files: list[str] = typer.Option(None, "--allow-origin-file", help="File of allowed origins, one per line."),
     signatures: str = typer.Option(None, "--signatures", help="Use another signature set directory."),
     fmt: str = typer.Option("table", "-f", "--format", help="Output on stdout: " + "|".join(_FORMATS)),
-    output_dir: str = typer.Option(None, "-o", "--output-dir", help="Write <host>.json and <host>.md per target here."),
-    jsonl: str = typer.Option(None, "--jsonl", help="ECS JSON Lines for SIEM ('-' for stdout)."),
+    output: str = typer.Option(None, "-o", "--output", help="Write the --format output to FILE (atomically) instead of stdout."),
+    output_dir: str = typer.Option(None, "--output-dir", help="Write <host>.json and <host>.md per target here."),
+    jsonl: str = typer.Option(None, "--jsonl", help="ECS JSON Lines for SIEM, appended to FILE (one complete line "
+                              "per write, so log shippers can track offsets); '-' for stdout."),
     csv: str = typer.Option(None, "--csv", help="CSV, one row per host x bulletin."),
     html: str = typer.Option(None, "--html", help="Self-contained fleet overview page."),
     ocsf: str = typer.Option(None, "--ocsf", metavar="FILE", help="OCSF 1.1 findings as JSON Lines ('-' for stdout)."),
@@ -87,11 +90,15 @@ def scan_cmd(
     lock: str = typer.Option(None, "--lock", help="Exclusive lock file; a second run exits 75."),
     suppressions: str = typer.Option(None, "--suppressions", help="YAML file of suppressed findings."),
     config: str = typer.Option(None, "--config", help="TOML file with the same keys as these flags (flags win)."),
-    grace_period: float = typer.Option(10.0, "--grace-period", help="Seconds in-flight hosts get after SIGTERM/SIGINT."),
     nitro_user: str = typer.Option(None, "--nitro-user", help="Read-only NITRO account for authenticated checks on hosts found to be NetScaler (password: $NSCHECK_NITRO_PASSWORD or --nitro-password-file)."),
     nitro_password_file: str = typer.Option(None, "--nitro-password-file", help="File (mode 0600) whose first line is the --nitro-user password."),
     nitro_credentials: str = typer.Option(None, "--nitro-credentials", help="TOML file (mode 0600): per-host NITRO user, password/password_file and address."),
     nitro_budget: int = typer.Option(80, "--nitro-budget", min=1, help="Most NITRO GETs per host."),
+    grace_period: float = typer.Option(10.0, "--grace-period", min=0, help="Seconds in-flight hosts get after SIGTERM/SIGINT."),
+    rate_limit: str = typer.Option(None, "--rate-limit", help="Cap on requests per second over the whole scan, all hosts "
+                                   "together: N/s, N/m or N (per second)."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="One line per request on stderr (method, URL, status, "
+                                 "time; never headers or credentials)."),
 ) -> None:
     """Scan NetScaler appliances over HTTP(S), safely (GET/HEAD only): product, role, build,
     bulletins that hit it, and remote indicators of compromise."""
@@ -133,6 +140,7 @@ def scan_cmd(
         allow_origin_files=tuple(allow_origin_files or ()),
         signatures=signatures,
         format=fmt,
+        output=output,
         output_dir=output_dir,
         jsonl=jsonl,
         ocsf=ocsf, syslog=syslog, syslog_ca=syslog_ca, hec_url=hec_url, hec_token_file=hec_token_file,
@@ -156,6 +164,8 @@ def scan_cmd(
         nitro_password_file=nitro_password_file,
         nitro_credentials=nitro_credentials,
         nitro_budget=nitro_budget,
+        rate_limit=_rate(rate_limit),
+        verbose=verbose,
     )
     if config:
         # Config values fill in only what was not given on the command line.
@@ -166,3 +176,14 @@ def scan_cmd(
     from nscheck.runner import run
 
     raise typer.Exit(run(opts))
+
+
+def _rate(text: str | None) -> float | None:
+    from nscheck.probe.ratelimit import parse_rate
+
+    if text is None:
+        return None
+    try:
+        return parse_rate(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--rate-limit") from None

@@ -57,7 +57,8 @@ def _parse_when(text: str) -> dt.datetime:
         "a 'show techsupport' collector bundle, or a disk image (needs nscheck[image]). With --name, all PATHs "
         "are one appliance. Exit codes: 0 nothing at or above --fail-on; 1 indicators (or bulletins hitting the build "
         "found in the artefacts) at or above --fail-on; "
-        "2 with --fail-on-unknown when an input could not be read; 64 usage or signature error."
+        "2 with --fail-on-unknown when an input could not be read; 64 usage or signature error; 66 a PATH does "
+        "not exist; 73 an output path cannot be written."
     ),
 )
 def triage_cmd(
@@ -65,7 +66,8 @@ def triage_cmd(
                                       "or live appliances as ssh://USER@HOST[:PORT]."),
     name: str = typer.Option(None, "--name", help="Appliance name; all PATHs are then treated as one appliance."),
     fmt: str = typer.Option("table", "-f", "--format", help="Output on stdout: " + "|".join(_FORMATS)),
-    output_dir: str = typer.Option(None, "-o", "--output-dir", help="Write <appliance>.json and <appliance>.md here."),
+    output: str = typer.Option(None, "-o", "--output", help="Write the --format output to FILE (atomically) instead of stdout."),
+    output_dir: str = typer.Option(None, "--output-dir", help="Write <appliance>.json and <appliance>.md here."),
     jsonl: str = typer.Option(None, "--jsonl", help="ECS JSON Lines (nscheck.finding alerts with file.*; '-' for stdout)."),
     fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on indicators at or above: " + "|".join(_FAIL_ON)),
     fail_on_unknown: bool = typer.Option(False, "--fail-on-unknown", help="Exit 2 when an input could not be read."),
@@ -110,6 +112,20 @@ def triage_cmd(
     if fail_on not in _FAIL_ON:
         raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
     when = _parse_when(collected_at) if collected_at else None
+    from nscheck.report.outputs import check_outputs, input_problem, stdout_to
+
+    missing = [(p, input_problem(p)) for p in paths]
+    for p, why in missing:
+        if why:
+            typer.echo(f"nscheck triage: cannot read input {p[:300]}: {why}", err=True)
+    if any(why for _, why in missing):
+        raise typer.Exit(ExitCode.NOINPUT)
+
+    problems = check_outputs({"-o": output, "--jsonl": jsonl}, {"--output-dir": output_dir}, append={"--jsonl": True})
+    for line in problems:
+        typer.echo(f"nscheck triage: {line}", err=True)
+    if problems:
+        raise typer.Exit(ExitCode.CANTCREAT)
 
     from nscheck.inputs import InputError, load_triage_inputs
     from nscheck.paths import signatures_dir
@@ -141,7 +157,15 @@ def triage_cmd(
                          fail_on_unknown=fail_on_unknown, strict=strict, collected_at=when, recent_days=recent_days,
                          signatures=signatures, yara=not no_yara, max_read_bytes=_parse_size(max_read),
                          max_seconds=max_time, max_findings=max_findings, group_after=group_after)
-    raise typer.Exit(run_triage(opts, rules, sigdir, triage))
+    from nscheck.state.store import StateError
+
+    try:
+        with stdout_to(output):
+            code = run_triage(opts, rules, sigdir, triage)
+    except StateError as e:  # --state names a file that is not a usable state database
+        typer.echo(f"nscheck triage: {e}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    raise typer.Exit(code)
 
 
 def _live(paths: list[str], input_files: list[str], ssh_user: str | None, ssh_key: str | None,

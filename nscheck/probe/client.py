@@ -16,6 +16,7 @@ import contextlib
 import errno
 import hashlib
 import ssl
+import sys
 import warnings
 import zlib
 from collections.abc import Sequence
@@ -214,6 +215,22 @@ class ProbeClient:
 
         ex = load_exclusions(opts.exclude, opts.exclude_files, lambda _e: None)
         self.excluded_networks = tuple(ex.networks)
+        from nscheck.probe.ratelimit import RateLimiter
+
+        # --rate-limit: one limiter for the whole run, shared by every host's fetcher.
+        self.pacer = RateLimiter(opts.rate_limit) if getattr(opts, "rate_limit", None) else None
+
+    def trace(self, r: HttpResponse, scrub: Any = None) -> None:
+        """-v: one stderr line per request sent. Method, URL (targets never carry userinfo),
+        status or error, time and size; never a header, so never a credential."""
+        if not getattr(self.opts, "verbose", False):
+            return
+        from nscheck.report.text import clean
+
+        err = scrub(r.error or "") if scrub is not None else (r.error or "")
+        what = f"{r.status}" if r.status is not None else f"error {r.error_kind}: {clean(err, 200)}"
+        size = f", {len(r.body)} bytes" if r.body else ""
+        print(f"nscheck: {r.method} {clean(r.url, 300)} -> {what} ({r.elapsed_ms} ms{size})", file=sys.stderr, flush=True)
 
     @staticmethod
     def _headers(opts: ScanOptions) -> dict[str, str]:
@@ -391,6 +408,11 @@ class HostFetcher:
         return max(0, self.client.opts.request_budget - self._sent)
 
     @property
+    def _trace_scrub(self) -> Any:
+        # NitroFetcher holds a password (nscheck.nitro.secret.Secret): -v never prints it.
+        return getattr(getattr(self, "_password", None), "scrub", None)
+
+    @property
     def time_left(self) -> float:
         return self._deadline_at - asyncio.get_running_loop().time()
 
@@ -518,6 +540,9 @@ class HostFetcher:
             left = self.time_left
             if left <= 0.05:
                 return HttpResponse(method, url, None, error="host deadline reached", error_kind="deadline")
+            if self.client.pacer is not None:
+                # Waiting for a --rate-limit slot is not the host's fault: it does not eat its deadline.
+                self._deadline_at += await self.client.pacer.acquire()
             self._sent += 1
             self.log.append((method, url))
             if self.client.record:
@@ -526,9 +551,13 @@ class HostFetcher:
             t0 = loop.time()
             try:
                 async with asyncio.timeout(left):
-                    return await self._send(method, url, raw=raw, byte_range=byte_range, cap=cap, t0=t0)
+                    r = await self._send(method, url, raw=raw, byte_range=byte_range, cap=cap, t0=t0)
+                self.client.trace(r, self._trace_scrub)
+                return r
             except Exception as e:
                 kind, reason = _classify(e)
+                self.client.trace(HttpResponse(method, url, None, error=reason, error_kind=kind,
+                                               elapsed_ms=int((loop.time() - t0) * 1000)), self._trace_scrub)
                 if kind in _RETRY_KINDS and attempt < opts.retries:
                     attempt += 1
                     pause = min(0.25 * 2 ** (attempt - 1), max(0.0, self.time_left - 0.1))

@@ -80,31 +80,60 @@ def safe_name(target: str, url: str | None = None) -> str:
 
 
 class OpenAppend:
-    """A line-oriented output (file or stdout) flushed after every write, so a killed run keeps
-    every line written so far."""
+    """A line-oriented output (file or stdout), appended to and flushed after every write, so a
+    killed run keeps every line written so far and a log shipper that tracks its offset in the
+    file never sees it shrink. Each ``write`` is one ``os.write`` on an O_APPEND descriptor: one
+    or more complete lines land at the end of the file together, never interleaved with another
+    writer's."""
 
     def __init__(self, path: str):
         import sys
 
         self.path = path
+        self.fd: int | None = None
         if path == "-":
             self.fh = sys.stdout
             self.own = False
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # never through a symlink planted at the path; mode from the umask
-            self.fh = open(open_report(path), "w", encoding="utf-8", newline="")  # noqa: SIM115 - lives as long as the sink
+            # Like open_report: never through a symlink planted at the path, mode from the umask;
+            # read+append (not write-only) so the last byte of an earlier run can be checked.
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+            try:
+                self.fd = os.open(path, flags, 0o666)
+            except OSError as e:
+                import errno
+
+                if e.errno == errno.ELOOP:
+                    raise OutputPathError(e.errno, f"{path} is a symbolic link: refused (output files never "
+                                          "follow links; give the real path)") from None
+                raise OutputPathError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
             self.own = True
+            size = os.fstat(self.fd).st_size
+            if size and os.pread(self.fd, 1, size - 1) != b"\n":
+                # A killed run left half a line: end it, so our first line is a line of its own.
+                self._write_all(b"\n")
+
+    def _write_all(self, data: bytes) -> None:
+        assert self.fd is not None
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
 
     def write(self, text: str) -> None:
-        self.fh.write(text)
-        self.fh.flush()
+        if self.fd is not None:
+            self._write_all(text.encode("utf-8"))
+        else:
+            self.fh.write(text)
+            self.fh.flush()
 
     def close(self) -> None:
-        if self.own:
-            os.fsync(self.fh.fileno())
-            self.fh.close()
-        else:
+        if self.fd is not None:
+            os.fsync(self.fd)
+            os.close(self.fd)
+            self.fd = None
+        elif not self.own:
             self.fh.flush()
 
 

@@ -38,7 +38,7 @@ def scheduled(opts: Any) -> Iterator[StateStage | None]:
         except LockBusy as e:
             raise SetupError(f"{e}; not starting (exit {ExitCode.LOCKED})", ExitCode.LOCKED) from None
         except OSError as e:
-            raise SetupError(f"cannot use lock file {opts.lock}: {e.strerror or e}") from None
+            raise SetupError(f"cannot use lock file {opts.lock}: {e.strerror or e}", ExitCode.CANTCREAT) from None
     try:
         try:
             stage = StateStage.from_options(opts)
@@ -99,12 +99,14 @@ class QuietSink:
     def __init__(self, out: TextIO | None = None):
         self.out = out or sys.stdout
         self.changed = 0
+        self.stateful = False  # any host carried state: lines are transitions, not all findings
 
     def open(self, run: RunInfo) -> None:
         pass
 
     def host(self, result: HostResult) -> None:
         if "state" in result.extra:
+            self.stateful = True
             # Accepted risks (suppressed) do not mail; an expired suppression is no longer one.
             lines = transition_lines(result, include_suppressed=False)
         else:
@@ -120,7 +122,10 @@ class QuietSink:
     def close(self, summary: RunSummary) -> None:
         t = summary.extra.get("transitions") or {}
         if self.changed:
-            self.out.write(f"nscheck: {summary_line(t)}" + (" (partial run)" if summary.partial else "") + "\n")
+            # Without --state every line is a FINDING, not a change: say that, not "no findings".
+            line = summary_line(t) if self.stateful else (
+                f"{self.changed} finding(s) (without --state every finding is listed, not only changes)")
+            self.out.write(f"nscheck: {line}" + (" (partial run)" if summary.partial else "") + "\n")
             self.out.flush()
 
 

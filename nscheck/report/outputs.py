@@ -1,0 +1,158 @@
+"""Output paths checked before the first packet, and ``-o FILE``.
+
+A cron job that cannot write its report must fail at once (exit 73, EX_CANTCREAT) with one line
+that names the flag and the path, not after an hour of scanning (when the HTML is lost) and not
+with a per-host "output error" while the scan goes on. Each check does what the sink will do
+(create the directory, create a file in it, open the append file) so the answer is the real
+one, also for root on a read-only file system, where permission bits say nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+
+class OutputPathError(Exception):
+    """One unusable output: ``--html /tmp: is a directory (a FILE is expected)``."""
+
+
+def _why(e: OSError) -> str:
+    return e.strerror or str(e)
+
+
+def _probe_dir(flag: str, directory: Path, original: str) -> None:
+    """Create ``directory`` if needed and prove a file can be created in it."""
+    try:
+        if directory.exists() and not directory.is_dir():
+            raise OutputPathError(f"{flag} {original}: {directory} is not a directory")
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".nscheck-check.", dir=directory)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise OutputPathError(f"{flag} {original[:200]}: cannot write in {str(directory)[:200]}: {_why(e)}") from None
+
+
+def check_file(flag: str, path: str, *, append: bool = False) -> None:
+    """A FILE output (``--jsonl``, ``--csv``, ``--html``, ``-o``): not a directory, its
+    directory writable; an append target must open for appending (nothing is written)."""
+    if path == "-":
+        return
+    p = Path(path)
+    try:
+        is_dir = p.is_dir()
+    except OSError as e:  # e.g. ENAMETOOLONG
+        raise OutputPathError(f"{flag} {path[:200]}: {_why(e)}") from None
+    if path.endswith(("/", os.sep)) or is_dir:
+        hint = "; per-host reports go to --output-dir DIR" if flag in ("-o", "--output") else ""
+        raise OutputPathError(f"{flag} {path}: is a directory, {flag} takes a FILE{hint}")
+    _probe_dir(flag, p.parent if str(p.parent) else Path("."), path)
+    if append:
+        # Opened as the sink will open it (no O_CREAT here: nothing is created or written), and
+        # never through a planted symlink.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            import errno
+
+            if e.errno == errno.ELOOP:
+                raise OutputPathError(f"{flag} {path} is a symbolic link: refused (output files never follow "
+                                      "links; give the real path)") from None
+            raise OutputPathError(f"{flag} {path}: cannot append: {_why(e)}") from None
+        os.close(fd)
+
+
+def input_problem(path: str) -> str | None:
+    """Why an input PATH cannot be used ("no such file or directory", "File name too long"),
+    or None when it exists. '-' (stdin) is always fine."""
+    if path == "-":
+        return None
+    try:
+        os.stat(path)
+    except OSError as e:
+        return _why(e)
+    except ValueError as e:  # an embedded NUL
+        return str(e)
+    return None
+
+
+def check_dir(flag: str, path: str) -> None:
+    """A DIR output (``--output-dir``): created now if missing, and writable."""
+    _probe_dir(flag, Path(path), path)
+
+
+def check_outputs(files: Mapping[str, str | None], dirs: Mapping[str, str | None] = {},
+                  append: Mapping[str, bool] = {}) -> list[str]:
+    """Every problem, one line each (empty: all outputs usable). ``files``/``dirs`` map a flag
+    to its value (None when not given)."""
+    errors: list[str] = []
+    for flag, value in dirs.items():
+        if value:
+            try:
+                check_dir(flag, value)
+            except OutputPathError as e:
+                errors.append(str(e))
+    for flag, value in files.items():
+        if value:
+            try:
+                check_file(flag, value, append=append.get(flag, False))
+            except OutputPathError as e:
+                errors.append(str(e))
+    return errors
+
+
+class Redirect:
+    """What ``stdout_to`` yields: ``discard()`` keeps the old FILE (a run that never started,
+    e.g. locked out by another one, must not replace the last good report with nothing)."""
+
+    def __init__(self) -> None:
+        self.keep = True
+
+    def discard(self) -> None:
+        self.keep = False
+
+
+@contextlib.contextmanager
+def stdout_to(path: str | None) -> Iterator[Redirect]:
+    """``-o FILE``: what the command prints on stdout goes to FILE instead. Written to a temp
+    file next to FILE and renamed at the end, so a reader never sees half a report; on an
+    exception (or ``discard()``) the old FILE stays as it was."""
+    r = Redirect()
+    if not path or path == "-":
+        yield r
+        return
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    old = sys.stdout
+    from nscheck.report.files import umask_mode
+
+    os.fchmod(fd, umask_mode())  # one rule for every report: the umask's mode, not mkstemp's 0600
+    fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    sys.stdout = fh
+    failed = False
+    try:
+        yield r
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        sys.stdout = old
+        ok = r.keep and not failed
+        try:
+            if ok:
+                fh.flush()
+                os.fsync(fh.fileno())
+            fh.close()
+            if ok:
+                os.replace(tmp, p)
+        finally:
+            if not ok:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)

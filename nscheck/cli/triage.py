@@ -114,7 +114,9 @@ def triage_cmd(
     when = _parse_when(collected_at) if collected_at else None
     from nscheck.report.outputs import check_outputs, input_problem, stdout_to
 
-    missing = [(p, input_problem(p)) for p in paths]
+    paths = list(paths or [])
+    # local PATHs only: ssh:// targets are live hosts, read by the live triage
+    missing = [(p, input_problem(p)) for p in paths if not p.startswith("ssh://")]
     for p, why in missing:
         if why:
             typer.echo(f"nscheck triage: cannot read input {p[:300]}: {why}", err=True)

@@ -243,13 +243,22 @@ def test_combine_exact_conflict_floor() -> None:
     assert info and open_ == "floor" and info.floor == "14.1-73.37 or later" and info.candidates[0] == "14.1-73.37"
     assert all(c.startswith("14.1-") for c in info.candidates)
     fips, _ = combine_build([_c("rdx_stamp", "exact", "13.1-37.241")], T)
-    assert fips and fips.exact and fips.edition is None  # FIPS or NDcPP: left to the engine
+    # FIPS or NDcPP: the number implies both non-standard editions, and the report says so
+    assert fips and fips.exact and fips.edition == "fips|ndcpp"
+    std14, _ = combine_build([_c("rdx_stamp", "exact", "14.1-47.48")], T)
+    assert std14 and std14.edition is None  # any 14.1 number may be standard or FIPS: nothing implied
     assert combine_build([], T) == (None, "")
 
 
 def test_low_confidence_exact_and_dated_candidates() -> None:
-    info, _ = combine_build([_c("rdx_stamp", "exact", "14.1-55.19", conf=Confidence.LOW)], T)
-    assert info and info.exact and info.confidence is Confidence.LOW and info.candidates == ("14.1-55.19",)
+    # one low-confidence source alone is a candidate with a date, never an exact build (issue 11 §2)
+    info, bound = combine_build([_c("rdx_stamp", "exact", "14.1-55.19", conf=Confidence.LOW)], T)
+    assert info and not info.exact and info.build is None and info.candidates == ("14.1-55.19",)
+    assert bound == "dated" and info.confidence is Confidence.LOW
+    # corroborated by a second method: the build stands
+    info, bound = combine_build([_c("rdx_stamp", "exact", "14.1-55.19", conf=Confidence.LOW),
+                                 _c("last_modified", "exact", "14.1-55.19", conf=Confidence.LOW)], T)
+    assert info and info.exact and info.build == "55.19" and bound == ""
     # a more confident method wins over a low-confidence one, and the disagreement is said
     info, _ = combine_build([_c("rdx_stamp", "exact", "14.1-55.19", conf=Confidence.LOW),
                              _c("vhash", "exact", "14.1-47.48")], T)

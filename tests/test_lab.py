@@ -196,8 +196,9 @@ def test_every_build_in_the_table_can_be_simulated():
         site = NetScalerSite(Profile(f"t-{r['build']}", build=r["build"], edition=edition, roles=("gateway", "aaa")))
         assert site.pages
     # Only builds at or past the zeroed floor whose sole stamps are low-confidence third-party rows
-    # get the zeroed body; the three builds BLS extracted are among them.
-    assert {"13.1-62.23", "14.1-60.58", "14.1-66.59"} <= zeroed_by_default
+    # get the zeroed body. The three builds BLS extracted have no stamp rows since the 2026-12
+    # audit (the citrixscan stamps contradicted the extraction) and serve the zeroed file.
+    assert all(build_facts(b).rdx == "zeroed" for b in ("13.1-62.23", "14.1-60.58", "14.1-66.59"))
     assert not zeroed_by_default & trusted
     floors = {"13.1": (62, 23), "14.1": (60, 58)}
     for b in zeroed_by_default:
@@ -222,9 +223,10 @@ def test_zeroed_builds_serve_23_byte_gzip_with_mtime_zero(lab):
         assert body[:4] == b"\x1f\x8b\x08\x00" and body[4:8] == b"\x00\x00\x00\x00"
         assert hashlib.md5(body).hexdigest() in md5s
         assert gzip.decompress(body) == b"{}\n"
-    # The disputed third-party stamp can be served instead (NOTES: support both behaviours).
+    # The disputed third-party stamp can be served instead (NOTES: support both behaviours); the
+    # table no longer vouches for it (2026-12 audit), so it names no build.
     _, _, body = fetch(url(lab, "gw-disputed-stamp-14.1-60.58"), RDX)
-    assert int.from_bytes(body[4:8], "little") in stamps_of("14.1-60.58")
+    assert int.from_bytes(body[4:8], "little") == 1773588193 and not stamps_of("14.1-60.58")
 
 
 def test_regzip_proxy_wraps_the_gz_file_in_content_encoding(lab):

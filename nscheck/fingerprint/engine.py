@@ -203,6 +203,12 @@ def combine_build(claims: Sequence[BuildClaim], tables: FingerprintTables) -> tu
             bad_txt = "; ".join(f"{c.method}: {c.detail}" for c in bad)
             conflict = f"{b} ({', '.join(sorted({c.method for c in exact}))}) disagrees with {bad_txt}"
             return _info(b.release, None, False, (b,), methods, Confidence.LOW, conflict, None), CLOSED
+        if exact[0].confidence is Confidence.LOW and len({c.method for c in exact_all}) < 2:
+            # One low-confidence source and nothing to corroborate it (issue 11 §2): a
+            # candidate whose only trustworthy content is the date it came from.
+            note = (f"{b} rests on one low-confidence source ({', '.join(sorted({c.method for c in exact}))}): "
+                    "a candidate, not an exact build")
+            return _info(b.release, None, False, (b,), methods, Confidence.LOW, None, None, note), DATED
         conflict = None
         if bad:  # a less confident method disagrees: keep the better one, say so
             conflict = "less confident method(s) disagree: " + "; ".join(f"{c.method} says {', '.join(map(str, c.builds))}" for c in bad)
@@ -245,10 +251,11 @@ def _one_release(builds: Sequence[Build]) -> str | None:
 
 def _info(release: str | None, build: Build | None, exact: bool, cands: Sequence[Build], methods: tuple[Evidence, ...],
           conf: Confidence, conflict: str | None, floor: str | None, note: str | None = None) -> BuildInfo:
-    edition: str | None = None
-    if build is not None:
-        eds = edition_candidates(build)
-        edition = eds[0].value if len(eds) == 1 else None
+    # What the build number implies (issue 11 §3): one edition, or several non-standard ones
+    # joined by "|" (13.1-37.241 is "fips|ndcpp"). A number that may also be mainline (every
+    # 14.1 build may be standard or FIPS) implies nothing: None.
+    eds = list(dict.fromkeys(e.value for b in ((build,) if build is not None else cands) for e in edition_candidates(b)))
+    edition = eds[0] if len(eds) == 1 else ("|".join(eds) if eds and "standard" not in eds else None)
     if note:
         methods = (*methods, Evidence("build", note, None, Confidence.LOW))
     return BuildInfo(

@@ -363,6 +363,18 @@ def check_rdx(obs: Observations, tables: FingerprintTables) -> Outcome:
         builds = tuple(dict.fromkeys(Build(x.build.release, x.build.major, x.build.minor) for x in best if x.build))
         src = "; ".join(sorted({x.source for x in best}))
         conf = best[0].confidence
+        if conf is Confidence.LOW:
+            # Only low-confidence, single-source rows know this stamp (issue 11 §2: several such
+            # rows contradicted firmware extractions and release dates). The row names a
+            # candidate, never the build: the stamp's compile date brackets the rest, and the
+            # verdict is bounded like any dated build unless another method corroborates it.
+            near = bracket_by_date(when, tables)
+            cands = tuple(dict.fromkeys((*builds, *near)))
+            detail = (f"stamp {info.stamp} is listed only by a low-confidence source ({src}) as "
+                      f"{', '.join(map(str, builds))}: a candidate, not an exact build; compiled {when:%Y-%m-%d}"
+                      + (f", released around then: {', '.join(map(str, near))}" if near else ""))
+            return Outcome(signals=(sig,), claims=(BuildClaim("rdx_stamp", "candidates", cands, Confidence.LOW, detail,
+                                                              r.url, dated=True),))
         if len(builds) == 1:
             editions = {e for x in best for e in x.editions}
             ed = f" [{'/'.join(sorted(editions))}]" if editions else ""

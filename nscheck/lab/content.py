@@ -121,6 +121,7 @@ class BuildFacts:
     stamp: int | None
     stamp_known: bool  # the stamp is in the table (False: synthesised compile time)
     stamp_unique: bool  # the stamp names this build only (ignoring low-confidence rows)
+    stamp_trusted: bool  # a row above low confidence names it (low rows alone give candidates only)
     vhash: str | None
     build_time: dt.datetime
     last_modified: str
@@ -191,13 +192,13 @@ def http_date(when: dt.datetime) -> str:
 
 @lru_cache(maxsize=512)
 def build_facts(build_text: str, edition: str | None = None, rdx: str = "auto",
-                signatures: str | None = None) -> BuildFacts:
+                signatures: str | None = None, stamp_override: int | None = None) -> BuildFacts:
     """Resolve a profile's build into the facts the lab serves.
 
     ``rdx``: ``auto`` (table stamp; zeroed body from the zeroed-table floor on; a synthesised
     stamp for builds nobody published), ``zeroed`` (force the 23-byte body), ``stamp`` (force a
     stamp: for the zeroed builds that is the conflicting third-party stamp, NOTES §1 V1),
-    ``absent`` (the file is not served).
+    ``absent`` (the file is not served). ``stamp_override``: serve exactly this MTIME.
     """
     t = tables(signatures)
     b = parse_build(build_text)
@@ -224,7 +225,13 @@ def build_facts(build_text: str, edition: str | None = None, rdx: str = "auto",
         pool = sorted(pool, key=lambda r: (not unique(r), r.confidence != "high", r.stamp))
         chosen = pool[0] if pool else None
     stamp: int | None = None
-    if mode == "stamp":
+    if stamp_override is not None:
+        # A stamp seen in the wild for this build that no table row vouches for (the
+        # citrixscan stamps of the zeroed builds, dropped in the 2026-12 audit).
+        mode = "stamp"
+        chosen = next((r for r in t.stamps if r.stamp == stamp_override), None)
+        stamp = stamp_override
+    elif mode == "stamp":
         stamp = chosen.stamp if chosen else _synth_stamp(t, b)
     if stamp is not None:
         build_time = dt.datetime.fromtimestamp(stamp, dt.UTC)
@@ -252,6 +259,7 @@ def build_facts(build_text: str, edition: str | None = None, rdx: str = "auto",
         stamp=stamp,
         stamp_known=chosen is not None,
         stamp_unique=bool(chosen and unique(chosen)),
+        stamp_trusted=bool(chosen and chosen.confidence != "low"),
         vhash=vhash,
         build_time=build_time,
         last_modified=lm,

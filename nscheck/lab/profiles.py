@@ -56,9 +56,9 @@ class Profile:
     fault: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # Options (all optional): rdx (auto|zeroed|stamp|absent), customised (org name), regzip,
-    # compromised, theme_fonts (clean customised theme), webshell_path, host (bind address),
-    # cache_via (Via: NS-CACHE header on static files, default True), netscaler (catchall only),
-    # pluginlist_body (served verbatim as /vpn/pluginlist.xml: hostile-content tests).
+    # stamp (an explicit rdx MTIME), compromised, theme_fonts (clean customised theme), webshell_path,
+    # host (bind address), cache_via (Via: NS-CACHE header on static files, default True), netscaler
+    # (catchall only), pluginlist_body (served verbatim as /vpn/pluginlist.xml: hostile-content tests).
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -81,12 +81,13 @@ def _build_expectation(p: Profile) -> dict[str, Any]:
     out: dict[str, Any] = {"build": None, "floor": None, "before": None, "build_true": p.build}
     if not p.build:
         return out
-    f = build_facts(p.build, p.edition, p.opt("rdx", "auto"))
+    f = build_facts(p.build, p.edition, p.opt("rdx", "auto"), stamp_override=p.opt("stamp"))
     out["edition_true"] = f.edition.value
     out["edition_candidates"] = [e.value for e in edition_candidates(parse_build(p.build))]
     out["rdx"] = f.rdx
     serves_rdx = p.kind == "netscaler" and any(r in ("gateway", "aaa") for r in p.roles)
-    by_stamp = f.rdx == "stamp" and f.stamp_known and f.stamp_unique
+    # A stamp known only from low-confidence rows is a candidate, not the build (issue 11 §2).
+    by_stamp = f.rdx == "stamp" and f.stamp_known and f.stamp_unique and f.stamp_trusted
     by_vhash = bool(f.vhash) and f.classic_page and not p.opt("customised")
     if serves_rdx and (by_stamp or by_vhash):
         out["build"] = f.build.plain
@@ -210,7 +211,8 @@ def _full() -> list[Profile]:
         _ns("gw-fips-13.1-37.279-unknown-stamp", "13.1-37.279", edition="fips"),
         _ns("gw-zeroed-13.1-62.23", "13.1-62.23"),
         _ns("gw-zeroed-14.1-66.59", "14.1-66.59"),
-        _ns("gw-disputed-stamp-14.1-60.58", "14.1-60.58", rdx="stamp"),
+        # citrixscan's stamp for 14.1-60.58, which BLS's extraction contradicts (issue 11 §2)
+        _ns("gw-disputed-stamp-14.1-60.58", "14.1-60.58", rdx="stamp", stamp=1773588193),
         _ns("gw-epa-before-14.1-73.33", "14.1-73.33"),
         _ns("gw-epa-floor-14.1-73.37", "14.1-73.37"),
         _ns("gw-customised-13.1-56.18", "13.1-56.18", customised="Contoso"),

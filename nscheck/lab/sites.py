@@ -64,7 +64,8 @@ class NetScalerSite(Site):
     def __init__(self, profile: Profile):
         super().__init__(profile)
         assert profile.build
-        self.facts = c.build_facts(profile.build, profile.edition, profile.opt("rdx", "auto"))
+        self.facts = c.build_facts(profile.build, profile.edition, profile.opt("rdx", "auto"),
+                                    stamp_override=profile.opt("stamp"))
         b = self.facts.build
         self.roles = set(profile.roles)
         self.new_stack = b.release not in ("10.5", "11.0", "11.1", "12.0", "12.1", "13.0")

@@ -82,6 +82,37 @@ class HostVerdict(StrEnum):
     COMPROMISED = "compromised"  # an indicator of compromise was found
 
 
+class VerdictBasis(StrEnum):
+    """What a bulletin verdict rests on (issue 11 §3)."""
+
+    BUILD = "build"  # the build, or every candidate build, judged on its own train
+    FLOOR = "floor"  # only a floor is known ("14.1-60.58 or later")
+    DATED = "dated"  # only a compile date is known: the bulletin's fix dates decide
+
+
+class QuestionKind(StrEnum):
+    BUILD = "build"  # the exact build would decide it
+    EDITION = "edition"  # the edition (FIPS or NDcPP, standard or FIPS) would decide it
+    CONFIG = "config"  # a configuration fact (one of ``roles``) would decide it
+    DATA = "data"  # a gap in the bulletin data: only a vendor fact decides it
+
+
+@dataclass(frozen=True, slots=True)
+class OpenQuestion:
+    """The one thing that would decide an ``unknown`` verdict, for the owner to answer."""
+
+    kind: QuestionKind
+    question: str  # "SAML IdP configured?", "exact build?"
+    roles: tuple[str, ...] = ()  # config questions: the roles (manifest names) to confirm
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "question": self.question, "roles": list(self.roles)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OpenQuestion:
+        return cls(QuestionKind(d.get("kind", "build")), d.get("question", ""), tuple(d.get("roles") or ()))
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One observation that supports a conclusion: which method, what it saw, where."""
@@ -162,6 +193,7 @@ class BuildInfo:
     confidence: Confidence = Confidence.MEDIUM
     conflict: str | None = None  # methods that disagree, said plainly
     floor: str | None = None  # "at least" build when only a floor is known
+    compiled: str | None = None  # ISO-8601 UTC compile time when a stamp or file dates bound the build
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,6 +206,7 @@ class BuildInfo:
             "confidence": self.confidence.value,
             "conflict": self.conflict,
             "floor": self.floor,
+            "compiled": self.compiled,
         }
 
     @classmethod
@@ -181,7 +214,7 @@ class BuildInfo:
         return cls(
             d.get("release"), d.get("build"), d.get("edition"), bool(d.get("exact")),
             tuple(d.get("candidates") or ()), tuple(Evidence.from_dict(e) for e in d.get("methods") or ()),
-            Confidence(d.get("confidence", "medium")), d.get("conflict"), d.get("floor"),
+            Confidence(d.get("confidence", "medium")), d.get("conflict"), d.get("floor"), d.get("compiled"),
         )
 
 
@@ -208,6 +241,8 @@ class AdvisoryResult:
     cve_details: tuple[dict[str, Any], ...] = ()  # [{"id","cvss","type","kev_added","precondition"}]
     method: str = ""  # what decided the verdict when not the remote scan alone: "nitro"
     evidence: tuple[Evidence, ...] = ()  # NITRO resource/field/value behind the verdict
+    basis: VerdictBasis = VerdictBasis.BUILD
+    open_question: OpenQuestion | None = None  # unknown verdicts: what would decide it
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -247,6 +282,8 @@ class AdvisoryResult:
             "actions": list(self.actions),
             "unconfirmed": list(self.unconfirmed),
             "cve_details": [dict(c) for c in self.cve_details],
+            "basis": self.basis.value,
+            "open_question": self.open_question.to_dict() if self.open_question else None,
         }
 
     @classmethod
@@ -260,6 +297,8 @@ class AdvisoryResult:
             actions=tuple(d.get("actions") or ()), unconfirmed=tuple(d.get("unconfirmed") or ()),
             cve_details=tuple(d.get("cve_details") or ()), method=d.get("method") or "",
             evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence") or ()),
+            basis=VerdictBasis(d.get("basis", "build")),
+            open_question=OpenQuestion.from_dict(d["open_question"]) if d.get("open_question") else None,
         )
 
 

@@ -35,7 +35,6 @@ from nscheck.model import (
     Remediation,
     SkipKind,
     Skipped,
-    Verdict,
 )
 from nscheck.options import ScanOptions
 from nscheck.probe.types import HttpResponse
@@ -90,27 +89,6 @@ def _host_status(responses: Sequence[HttpResponse]) -> tuple[HostStatus, str | N
     if root.error_kind in _BROKEN or (root.status is None and root.error):
         return HostStatus.ERROR, f"{root.url}: {root.error}"
     return HostStatus.OK, None
-
-
-def _bounded_verdicts(advs: Sequence[AdvisoryResult], build: Any, bound: str) -> tuple[AdvisoryResult, ...]:
-    """Verdicts the candidate set cannot carry become unknown (Principle 2).
-
-    floor: newer builds than any listed candidate are possible, so "vulnerable" cannot be
-    claimed from the listed ones. dated: the candidates are builds released around the compile
-    date; the true build may be on another train or unlisted, so neither answer is claimed.
-    """
-    if not bound:
-        return tuple(advs)
-    out = []
-    for a in advs:
-        if a.verdict is Verdict.VULNERABLE or (bound == "dated" and a.verdict is Verdict.NOT_VULNERABLE):
-            if bound == "floor":
-                why = f"build only known as {build.floor}; a newer build may be fixed"
-            else:
-                why = f"build only dated (candidates {', '.join(build.candidates[:4])}); the candidates say {a.verdict.value}"
-            a = replace(a, verdict=Verdict.UNKNOWN, reason=f"{why} ({a.reason})")
-        out.append(a)
-    return tuple(out)
 
 
 async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSignatures) -> HostResult:
@@ -236,7 +214,12 @@ def _assess(fp: Any, sigs: ScanSignatures) -> tuple[tuple[AdvisoryResult, ...], 
     result = assess(sigs.advisories, builds, fp.facts)
     advs = tuple(result.advisories)
     if fp.bound and fp.build is not None:
-        advs = _bounded_verdicts(advs, fp.build, fp.bound)
+        # A floor or a compile date: what the candidates cannot carry, the date may (issue 11 §3).
+        from nscheck.assess.dated import DatedBuild, bounded_verdicts
+
+        cd = fp.compiled
+        dated = DatedBuild(cd.when if cd else None, cd.source if cd else "", fp.trains, fp.floors)
+        advs = bounded_verdicts(sigs.advisories, sigs.tables, advs, fp.build, fp.bound, dated, fp.facts)
     return advs, result.remediation, []
 
 

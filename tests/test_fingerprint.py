@@ -121,7 +121,10 @@ def test_rdx_exact_unknown_and_bracketed() -> None:
     assert set(c.builds) <= set(bracket_by_date(when, T)) and Build("14.1", 47, 48) in c.builds
     far = int(dt.datetime(2025, 7, 1, tzinfo=dt.UTC).timestamp())  # no release within 30 days
     out = check_rdx(obs(rdx=resp(url, 200, rdx_gz(far))), T)
-    assert not out.claims and out.signals and "no release within" in out.evidence[0].detail
+    assert out.signals and "no release within" in out.evidence[0].detail
+    # no build to name, but the compile date still bounds the verdicts (issue 11 §3)
+    [c] = out.claims
+    assert c.relation == "candidates" and c.builds == () and c.dated
     # generic HTML 200 (backend / WAF) never counts
     out = check_rdx(obs(rdx=resp(url, 200, PLAIN_PAGE)), T)
     assert not out.claims and not out.signals

@@ -114,8 +114,11 @@ def test_verdicts_follow_the_assessment_of_the_found_build(lab: Any, results: di
     # CTX697096 fixed in 14.1-73.37: the nsepa.deb floor says fixed, the old size says not
     assert v["gw-epa-floor-14.1-73.37"]["CTX697096"] == "not_vulnerable"
     assert v["gw-epa-before-14.1-73.33"]["CTX697096"] == "vulnerable"
-    # zeroed stamp only (floor, newer builds possible): never a "vulnerable" claim for later fixes
-    assert v["gw-zeroed-14.1-66.59"]["CTX697096"] == "unknown"
+    # zeroed stamp only (floor, newer builds possible, no file dates): never a "vulnerable" claim for
+    # later fixes
+    assert v["gw-zeroed-nodate-14.1-66.59"]["CTX697096"] == "unknown"
+    # with file dates the compile date decides it (issue 11 §3): built March 2026, fixed September
+    assert v["gw-zeroed-14.1-66.59"]["CTX697096"] == "vulnerable"
     assert results["plain-nginx"]["advisories"] == [] and results["phishing-clone"]["advisories"] == []
 
 
@@ -221,3 +224,53 @@ def test_excluded_network_applies_to_resolved_names(lab: Any) -> None:
     [r] = scan_hosts([f"localhost:{port}"], opts)
     assert r.status.value == "error" and r.error and r.error.startswith("excluded: localhost resolves to")
     assert r.requests_sent == 0 and len(lab.requests_for(name)) == before
+
+
+# -- dated builds (issue 11 §3) ---------------------------------------------------------------------
+
+
+def test_unknown_stamp_long_before_a_fix_is_vulnerable_with_the_date(results: dict[str, dict[str, Any]]) -> None:
+    d = results["gw-dated-unknown-stamp-13.0"]
+    b = d["build"]
+    assert d["product"]["is_netscaler"] and not b["exact"] and b["compiled"].startswith("2021-05-03")
+    adv = {a["id"]: a for a in d["advisories"]}
+    # CitrixBleed (CTX579459) was first fixed in 2023: a 2021 build cannot hold the fix
+    a = adv["CTX579459"]
+    assert a["verdict"] == "vulnerable" and a["basis"] == "dated"
+    assert "compiled 2021-05-03" in a["reason"] and "first fix for CVE-2023-4966 shipped 2023-" in a["reason"]
+    assert d["verdict"] == "vulnerable"
+    # what a date cannot decide stays unknown and says what would decide it
+    unknown = [x for x in d["advisories"] if x["verdict"] == "unknown"]
+    assert unknown and all(x["open_question"] and x["open_question"]["question"] for x in unknown)
+
+
+def test_zeroed_stamp_with_file_dates_narrows_and_decides(results: dict[str, dict[str, Any]]) -> None:
+    from nscheck.fingerprint.engine import combine_build
+    from nscheck.fingerprint.methods import BuildClaim
+    from nscheck.model import Confidence
+    from nscheck.paths import signatures_dir
+    from nscheck.signatures.fingerprints import load
+
+    tables = load(signatures_dir(None))
+    floors = tuple(z.floor for z in tables.zeroed)
+    today, _ = combine_build([BuildClaim("rdx_stamp", "floor", floors, Confidence.MEDIUM, "zeroed")], tables)
+    assert today is not None
+    dated, nodate = results["gw-zeroed-14.1-66.59"], results["gw-zeroed-nodate-14.1-66.59"]
+    assert dated["build"]["compiled"] and nodate["build"]["compiled"] is None
+    assert set(dated["build"]["candidates"]) < set(today.candidates)
+    assert "14.1-66.59" in dated["build"]["candidates"]  # narrowing keeps the true build
+    assert set(nodate["build"]["candidates"]) == set(today.candidates)
+
+    def definite(d: dict[str, Any]) -> int:
+        return sum(a["verdict"] != "unknown" for a in d["advisories"])
+
+    assert definite(dated) > definite(nodate)
+    vd = {a["id"]: a for a in dated["advisories"]}
+    # every definite verdict agrees with the true build's own assessment
+    from nscheck.assess.advisories import assess, load_default
+    from nscheck.model import Precondition
+
+    truth = {a.id: a.verdict.value for a in assess(load_default(), [parse_build("14.1-66.59")],
+                                                   {r: Precondition.MET for r in dated["product"]["roles"]}).advisories}
+    wrong = {k: (a["verdict"], truth[k]) for k, a in vd.items() if a["verdict"] != "unknown" and a["verdict"] != truth[k]}
+    assert not wrong

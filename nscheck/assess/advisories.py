@@ -18,8 +18,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from nscheck.assess.questions import with_question
 from nscheck.build import Build, Edition, Train, edition_candidates
-from nscheck.model import AdvisoryResult, Precondition, Remediation, Severity, Verdict
+from nscheck.model import (
+    AdvisoryResult,
+    OpenQuestion,
+    Precondition,
+    QuestionKind,
+    Remediation,
+    Severity,
+    Verdict,
+)
 from nscheck.signatures.advisories import (
     ROLE_ANY,
     Advisory,
@@ -569,11 +578,12 @@ def _assess(sigs: AdvisorySet, cands: tuple[Build, ...], facts: Mapping[str, Pre
                 precondition=Precondition.UNKNOWN, fixed_in=None, reason="build unknown", title=adv.title,
                 cvss=cvss, severity=Severity.from_cvss(cvss), kev=adv.kev, exploited=adv.exploited,
                 published=adv.published, actions=adv.actions, unconfirmed=adv.unconfirmed,
+                open_question=OpenQuestion(QuestionKind.BUILD, "exact build?"),
             ))
             outcomes.append([])
         return Assessment(tuple(results), _remediation(sigs, cands, results, outcomes), cands)
     for adv in sigs:
         r, o = _bulletin_result(sigs, adv, cands, facts)
-        results.append(r)
+        results.append(with_question(r, cands))
         outcomes.append(o)
     return Assessment(tuple(results), _remediation(sigs, cands, results, outcomes), cands)

@@ -9,22 +9,25 @@ corroboration asks for the favicon.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from nscheck.build import Build, edition_candidates
+from nscheck.build import Build, Train, edition_candidates
 from nscheck.fingerprint.methods import (
     METHODS,
     METHODS_BY_NAME,
     PRODUCT_PAGES,
     BuildClaim,
+    CompileDate,
     Method,
     Observations,
     Outcome,
     Req,
     Signal,
+    compile_date,
 )
 from nscheck.model import BuildInfo, Confidence, Evidence, Precondition, ProductInfo, SkipKind, Skipped
 from nscheck.probe.types import Fetcher, HttpResponse
@@ -45,6 +48,11 @@ class Fingerprint:
     bound: str = ""  # "" closed candidate set | "floor" newer unlisted builds possible | "dated" guessed from a date
     builds: tuple[Build, ...] = ()  # what to hand to the assessment engine
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    # For a floor or dated bound (issue 11 §3): when the build was compiled, the trains it can be
+    # on (None: any train of its time) and the floor per train.
+    compiled: CompileDate | None = None
+    trains: tuple[Train, ...] | None = None
+    floors: dict[Train, Build] = field(default_factory=dict)
 
 
 def plan_requests(token: str = "{random}") -> list[Req]:
@@ -217,10 +225,10 @@ def combine_build(claims: Sequence[BuildClaim], tables: FingerprintTables) -> tu
 
     floor_txt: str | None = None
     cands = list(dict.fromkeys(_plain(b) for c in cand_claims for b in c.builds))
-    if cands:
+    if cands or (any(c.dated for c in cand_claims) and not (floors or befores)):
         kept = [b for b in cands if fits(b)]
         conflict = None
-        if (floors or befores) and not kept:
+        if (floors or befores) and cands and not kept:
             conflict = "candidate builds from the stamp date contradict the floor/ceiling methods"
             kept = cands
         conf = min((c.confidence for c in cand_claims), key=lambda x: _RANK[x])
@@ -325,7 +333,67 @@ async def fingerprint_host(
             lad.skipped.append(Skipped("epa_deb_size", f"no nsepa.deb sizes known for release {info.release}"))
         info, bound = combine_build(lad.claims, tables)
         product = decide_product(lad.signals, True)
-    return _finish(lad, product, info, bound)
+    return _dated(_finish(lad, product, info, bound), lad, tables)
+
+
+# Candidates around a compile time: released up to GA lead after it (fixes are compiled weeks
+# before release, 49 days at most in the tables) or re-spun up to two weeks after release.
+_NEAR = (dt.timedelta(days=-14), dt.timedelta(days=60))
+
+
+def _near(builds: Sequence[Build], when: dt.datetime, tables: FingerprintTables) -> list[Build]:
+    days: dict[tuple[str, int, int], list[dt.date]] = {}
+    for r in tables.releases:
+        days.setdefault((r.build.release, r.build.major, r.build.minor), []).append(r.date)
+    for stamp, rows in tables.stamps.items():
+        for x in rows:
+            if x.build is not None and x.confidence is not Confidence.LOW:
+                day = dt.datetime.fromtimestamp(stamp, dt.UTC).date()
+                days.setdefault((x.build.release, x.build.major, x.build.minor), []).append(day)
+    lo, hi = (when + _NEAR[0]).date(), (when + _NEAR[1]).date()
+    return [b for b in builds if any(lo <= d <= hi for d in days.get((b.release, b.major, b.minor), ()))]
+
+
+def _dated(fp: Fingerprint, lad: _Ladder, tables: FingerprintTables) -> Fingerprint:
+    """Attach what bounds a floor/dated build: compile time, trains, floors; narrow the
+    zeroed-stamp candidates to the builds released around that time."""
+    if fp.build is None or not fp.bound:
+        return fp
+    cd, ev = compile_date(lad.obs)
+    info = fp.build
+    extra: list[Evidence] = [ev] if ev is not None else []
+    trains: tuple[Train, ...] | None = None
+    floors: dict[Train, Build] = {}
+    if fp.bound == FLOOR:
+        rels = {c.split("-", 1)[0] for c in info.candidates}
+        for c in lad.claims:
+            if c.relation != "floor":
+                continue
+            for b in c.builds:
+                if b.release not in rels:
+                    continue
+                for e in edition_candidates(Build(b.release, b.major, b.minor)):
+                    t = Train(b.release, e)
+                    if t not in floors or floors[t].older_than(b.with_edition(e)):
+                        floors[t] = b.with_edition(e)
+        trains = tuple(floors)
+    cands = fp.builds
+    if cd is not None:
+        extra.append(Evidence("compile_date", f"compiled {cd.when:%Y-%m-%d %H:%M} UTC ({cd.source})", cd.url, Confidence.MEDIUM))
+        if fp.bound == FLOOR:
+            near = _near(cands, cd.when, tables)
+            if near and len(near) < len(cands):
+                extra.append(Evidence("compile_date", f"{len(near)} of {len(cands)} builds above the floor were released "
+                                      f"around the compile date: {', '.join(map(str, near[:8]))}", None, Confidence.LOW))
+                cands = tuple(near)
+    # A dated build may be on a train none of its candidates is on: its edition is not implied.
+    edition = None if fp.bound == DATED else info.edition
+    rels = {b.release for b in cands}
+    release = rels.pop() if len(rels) == 1 and fp.bound != DATED else (info.release if fp.bound != DATED else None)
+    info = replace(info, candidates=tuple(str(b) for b in cands), methods=(*info.methods, *extra), edition=edition,
+                   release=release,
+                   compiled=cd.when.isoformat(timespec="seconds").replace("+00:00", "Z") if cd else None)
+    return replace(fp, build=info, builds=cands, compiled=cd, trains=trains, floors=floors)
 
 
 def _finish(lad: _Ladder, product: ProductInfo, info: BuildInfo | None, bound: str) -> Fingerprint:

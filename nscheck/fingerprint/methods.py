@@ -386,8 +386,10 @@ def check_rdx(obs: Observations, tables: FingerprintTables) -> Outcome:
     cands = bracket_by_date(when, tables)
     why = "known NetScaler stamp, build never identified" if rows else "stamp not in the table"
     if not cands:
-        return Outcome(signals=(sig,), evidence=(Evidence("rdx_stamp", f"{why}; no release within 30 days of {when:%Y-%m-%d}",
-                                                          r.url, Confidence.LOW),))
+        # No build to name, but the compile date still bounds the verdicts (issue 11 §3).
+        detail = f"{why}; compiled {when:%Y-%m-%d}; no release within 30 days of it"
+        return Outcome(signals=(sig,), evidence=(Evidence("rdx_stamp", detail, r.url, Confidence.LOW),),
+                       claims=(BuildClaim("rdx_stamp", "candidates", (), Confidence.LOW, detail, r.url, dated=True),))
     detail = f"{why}; compiled {when:%Y-%m-%d}: released around then: {', '.join(map(str, cands))}"
     return Outcome(signals=(sig,), claims=(BuildClaim("rdx_stamp", "candidates", cands, Confidence.LOW, detail, r.url, dated=True),))
 
@@ -522,6 +524,73 @@ def check_last_modified(obs: Observations, tables: FingerprintTables) -> Outcome
                 claims.append(BuildClaim("last_modified", "candidates", cands, Confidence.LOW, detail, url, dated=True))
                 break
     return Outcome(claims=tuple(claims), evidence=tuple(evidence))
+
+
+# -- build: compile date ------------------------------------------------------------------------
+
+# Files the firmware itself serves (their mtime is the build's); login pages count only as
+# corroboration, since customised pages carry the customer's time.
+_FIRMWARE_FILES = ("rdx", "nsepa", "pluginlist", "favicon", "epa_html", "mgmt_css")
+_FIRMWARE_PAGES = ("vpn_index", "lp_index", "lp_tmindex", "root")
+# Files of one firmware image are written within minutes (NOTES V3: ETag ~1 h after the stamp);
+# a day covers a slow build and a cache that re-dates nothing.
+_CONSISTENT = dt.timedelta(days=1)
+_OLDEST = dt.datetime(2009, 1, 1, tzinfo=dt.UTC)  # before any NetScaler build in the tables
+
+
+@dataclass(frozen=True, slots=True)
+class CompileDate:
+    when: dt.datetime  # UTC
+    source: str  # what gave it, in words
+    url: str | None = None
+
+
+def _file_time(r: HttpResponse) -> dt.datetime | None:
+    lm = (r.header("last-modified") or "").strip()
+    t = http_date(lm) if lm else None
+    if t is None:
+        et = r.header("etag")
+        t = decode_apache_etag(et) if et else None
+    return t
+
+
+def compile_date(obs: Observations) -> tuple[CompileDate | None, Evidence | None]:
+    """When the running build was compiled: the rdx gzip MTIME when there is one, else the
+    Last-Modified (or Apache ETag) that firmware-served static files agree on (issue 11 §3).
+    Files that disagree by more than a day give no date (a proxy, cache or customisation
+    rewrites them), and neither do login pages alone."""
+    r = obs.get("rdx")
+    if r is not None and r.status == 200:
+        info = parse_rdx(r.body)
+        if info.kind == "stamp":
+            return CompileDate(_stamp_date(info.stamp), "rdx_en.json.gz gzip MTIME", r.url), None
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    files: list[tuple[str, dt.datetime, str]] = []
+    pages: list[tuple[str, dt.datetime, str]] = []
+    for key in (*_FIRMWARE_FILES, *_FIRMWARE_PAGES):
+        x = obs.get(key)
+        if x is None or x.status not in (200, 206) or not obs.body_usable(x):
+            continue
+        t = _file_time(x)
+        if t is None or not _OLDEST <= t <= now:
+            continue
+        path = _path_of(x.url)
+        (files if key in _FIRMWARE_FILES else pages).append((path, t, x.url))
+    files = list({p: (p, t, u) for p, t, u in files}.values())
+    if not files:
+        return None, None
+    lo, hi = min(t for _p, t, _u in files), max(t for _p, t, _u in files)
+    if hi - lo > _CONSISTENT:
+        listed = ", ".join(f"{p} {t:%Y-%m-%d}" for p, t, _u in files)
+        return None, Evidence("compile_date", f"firmware files disagree on their date ({listed}): no compile date",
+                              None, Confidence.LOW)
+    agree = [(p, t, u) for p, t, u in pages if abs(t - hi) <= _CONSISTENT and p not in {f[0] for f in files}]
+    paths = [p for p, _t, _u in files] + list(dict.fromkeys(p for p, _t, _u in agree))
+    if len(paths) < 2:
+        return None, None
+    when = max(hi, *(t for _p, t, _u in agree)) if agree else hi
+    return CompileDate(when, f"Last-Modified of {len(paths)} firmware files agree: {', '.join(paths[:5])}",
+                       files[0][2]), None
 
 
 # -- build: EPA plug-ins ------------------------------------------------------------------------

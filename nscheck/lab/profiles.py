@@ -56,9 +56,10 @@ class Profile:
     fault: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # Options (all optional): rdx (auto|zeroed|stamp|absent), customised (org name), regzip,
-    # stamp (an explicit rdx MTIME), compromised, theme_fonts (clean customised theme), webshell_path,
-    # host (bind address), cache_via (Via: NS-CACHE header on static files, default True), netscaler
-    # (catchall only), pluginlist_body (served verbatim as /vpn/pluginlist.xml: hostile-content tests).
+    # stamp (an explicit rdx MTIME), file_dates (build|none: Last-Modified/ETag served), compromised,
+    # theme_fonts (clean customised theme), webshell_path, host (bind address), cache_via (Via:
+    # NS-CACHE header on static files, default True), netscaler (catchall only), pluginlist_body
+    # (served verbatim as /vpn/pluginlist.xml: hostile-content tests).
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -211,6 +212,10 @@ def _full() -> list[Profile]:
         _ns("gw-fips-13.1-37.279-unknown-stamp", "13.1-37.279", edition="fips"),
         _ns("gw-zeroed-13.1-62.23", "13.1-62.23"),
         _ns("gw-zeroed-14.1-66.59", "14.1-66.59"),
+        # a front end strips Last-Modified/ETag: only the zeroed file's floor is left
+        _ns("gw-zeroed-nodate-14.1-66.59", "14.1-66.59", file_dates="none"),
+        # a 2021 build whose stamp no table lists: its compile date alone decides later bulletins
+        _ns("gw-dated-unknown-stamp-13.0", "13.0-82.30", rdx="stamp", stamp=1620000000),
         # citrixscan's stamp for 14.1-60.58, which BLS's extraction contradicts (issue 11 §2)
         _ns("gw-disputed-stamp-14.1-60.58", "14.1-60.58", rdx="stamp", stamp=1773588193),
         _ns("gw-epa-before-14.1-73.33", "14.1-73.33"),

@@ -160,8 +160,9 @@ class NetScalerSite(Site):
 
     def _static_headers(self, size: int, last_modified: str, ctype: str) -> list[tuple[str, str]]:
         h = self._base()
-        h += [("Last-Modified", last_modified), ("ETag", c.etag(size, c.lm_datetime(last_modified))),
-              ("Accept-Ranges", "bytes"), ("Content-Type", ctype)]
+        if self.profile.opt("file_dates", "build") != "none":
+            h += [("Last-Modified", last_modified), ("ETag", c.etag(size, c.lm_datetime(last_modified)))]
+        h += [("Accept-Ranges", "bytes"), ("Content-Type", ctype)]
         if self.profile.opt("cache_via", True) and self.new_stack:
             h.append(("Via", f"NS-CACHE-10.0: {self.cache_id}"))
         return h
@@ -170,8 +171,9 @@ class NetScalerSite(Site):
         html, lm = self.pages[path]
         data = html.encode()
         h = self._base() + list(_SECURITY_HEADERS)
-        h += [("Last-Modified", lm), ("ETag", c.etag(len(data), c.lm_datetime(lm))), ("Accept-Ranges", "bytes"),
-              ("Cache-Control", "no-cache"), ("Content-Type", "text/html; charset=UTF-8")]
+        if self.profile.opt("file_dates", "build") != "none":
+            h += [("Last-Modified", lm), ("ETag", c.etag(len(data), c.lm_datetime(lm)))]
+        h += [("Accept-Ranges", "bytes"), ("Cache-Control", "no-cache"), ("Content-Type", "text/html; charset=UTF-8")]
         h += list(_CLEAR_COOKIES)
         if path == "/index.html":  # management GUI
             return Response(200, h, data)

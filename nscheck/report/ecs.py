@@ -228,13 +228,17 @@ class EcsWriter:
             if r.build is not None:
                 doc["package"] = {"name": "NetScaler ADC/Gateway", "version": build, "type": "firmware"}
             ns.update(verdict=a.verdict.value, bulletin=a.id, cves=list(a.cves), kev=a.kev, exploited=a.exploited,
-                      fixed_in=a.fixed_in, eol=a.eol, precondition=a.precondition.value, reason=clean(a.reason, 1000))
+                      fixed_in=a.fixed_in, eol=a.eol, precondition=a.precondition.value, reason=clean(a.reason, 1000),
+                      basis=a.basis.value)
             if a.method:  # decided with authenticated evidence (NITRO): say which resource/field/value
                 ns["method"] = a.method
                 ns["evidence"] = [{"method": e.method, "detail": clean(e.detail, 500), "url": clean(e.url or "", 500)}
                                   for e in a.evidence[:8]]
             if isinstance(meta.get("decided"), dict):
                 ns["decided"] = meta["decided"]  # unknown -> definite: a decision, not a new finding
+            if a.open_question is not None:
+                ns["open_question"] = {"kind": a.open_question.kind.value, "question": clean(a.open_question.question, 300),
+                                       "roles": list(a.open_question.roles)}
             if r.build is not None:
                 ns["edition"] = r.build.edition
                 ns["release"] = r.build.release

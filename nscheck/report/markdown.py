@@ -13,7 +13,17 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from nscheck.model import FindingKind, HostResult, HostVerdict, Verdict, finding_id, findings_of, host_key
+from nscheck.model import (
+    AdvisoryResult,
+    FindingKind,
+    HostResult,
+    HostVerdict,
+    Verdict,
+    VerdictBasis,
+    finding_id,
+    findings_of,
+    host_key,
+)
 from nscheck.report.advice import Step, host_steps, triage_commands
 from nscheck.report.text import (
     LOW_CONFIDENCE_LABEL,
@@ -140,6 +150,8 @@ def host_markdown(r: HostResult, *, signatures: str | None = None) -> str:
                        f"confidence {b.confidence.value})")
             if b.conflict:
                 out.append(f"- Methods disagree: {md_cell(b.conflict)}")
+            if b.compiled:
+                out.append(f"- Compiled: {md_cell(b.compiled)} (verdicts marked dated rest on this date)")
         if r.certificate is not None:
             c = r.certificate
             out.append(f"- Certificate: {md_cell(c.subject)} (issuer {md_cell(c.issuer)}"
@@ -184,9 +196,10 @@ def _open_bulletins(r: HostResult) -> list[str]:
         note = _marks(finding_meta(r, finding_id(key, FindingKind.ADVISORY, a.id)))
         out.append(
             f"| {md_cell(bulletin_label(a))} | {md_cell(', '.join(a.cves), 120)} | {cvss} | {_yn(a.kev)} | "
-            f"{_yn(a.exploited)} | **{a.verdict.value}**{note} | {md_cell(a.fixed_in or ('none: move train' if a.eol else ''))} | "
-            f"{md_cell(a.reason, 200)}{_decided_by(a)} |"
+            f"{_yn(a.exploited)} | **{a.verdict.value}**{_basis(a)}{note} | "
+            f"{md_cell(a.fixed_in or ('none: move train' if a.eol else ''))} | {md_cell(a.reason, 200)}{_decided_by(a)} |"
         )
+    out += _open_questions(applicable)
     out.append("")
     return out
 
@@ -199,6 +212,22 @@ def _decided_by(a: Any) -> str:
     ev = getattr(a, "evidence", ())
     what = f": {md_cell(ev[0].detail, 120)}" if ev else ""
     return f" (decided by {md_cell(method.upper() if method == 'nitro' else method)}{what})"
+
+
+def _basis(a: AdvisoryResult) -> str:
+    return "" if a.basis is VerdictBasis.BUILD else f" ({a.basis.value})"
+
+
+def _open_questions(advs: Iterable[AdvisoryResult]) -> list[str]:
+    """One line per question that would decide unknown bulletins (issue 11 §3)."""
+    asked: dict[str, list[str]] = {}
+    for a in advs:
+        if a.verdict is Verdict.UNKNOWN and a.open_question is not None:
+            asked.setdefault(a.open_question.question, []).append(a.id)
+    if not asked:
+        return []
+    return ["", "What would decide the unknown bulletins:", ""] + [
+        f"- {md_cell(q, 200)} ({md_cell(', '.join(ids), 200)})" for q, ids in asked.items()]
 
 
 def _yes_no(v: Any) -> str:

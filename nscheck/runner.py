@@ -215,11 +215,9 @@ def _assess(fp: Any, sigs: ScanSignatures) -> tuple[tuple[AdvisoryResult, ...], 
     advs = tuple(result.advisories)
     if fp.bound and fp.build is not None:
         # A floor or a compile date: what the candidates cannot carry, the date may (issue 11 §3).
-        from nscheck.assess.dated import DatedBuild, bounded_verdicts
+        from nscheck.assess.dated import bound_by_fingerprint
 
-        cd = fp.compiled
-        dated = DatedBuild(cd.when if cd else None, cd.source if cd else "", fp.trains, fp.floors)
-        advs = bounded_verdicts(sigs.advisories, sigs.tables, advs, fp.build, fp.bound, dated, fp.facts)
+        advs = bound_by_fingerprint(sigs.advisories, sigs.tables, advs, fp, fp.facts)
     return advs, result.remediation, []
 
 

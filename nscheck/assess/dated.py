@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from nscheck.build import Build, Edition, Train, edition_candidates
 from nscheck.model import (
@@ -44,7 +45,7 @@ from nscheck.model import (
 from nscheck.signatures.advisories import Advisory, AdvisorySet, CveEntry, FixStatus, TrainFix
 from nscheck.signatures.fingerprints import FingerprintTables
 
-__all__ = ["GA_LEAD", "SLACK", "TRAIN_MARGIN", "DatedBuild", "FirstFix", "bounded_verdicts", "first_fix"]
+__all__ = ["GA_LEAD", "SLACK", "TRAIN_MARGIN", "DatedBuild", "FirstFix", "bound_by_fingerprint", "bounded_verdicts", "first_fix"]
 
 SLACK = dt.timedelta(days=3)
 GA_LEAD = dt.timedelta(days=60)
@@ -332,3 +333,14 @@ def bounded_verdicts(sigs: AdvisorySet, tables: FingerprintTables, advs: Sequenc
             a = replace(a, basis=VerdictBasis.FLOOR)
         out.append(a)
     return tuple(out)
+
+
+def bound_by_fingerprint(sigs: AdvisorySet, tables: FingerprintTables, advs: Sequence[AdvisoryResult], fp: Any,
+                         facts: Mapping[str, Precondition]) -> tuple[AdvisoryResult, ...]:
+    """``bounded_verdicts`` for a ``nscheck.fingerprint.engine.Fingerprint`` (scan and NITRO
+    stages alike): its bound, compile date, trains and floors."""
+    if not fp.bound or fp.build is None:
+        return tuple(advs)
+    cd = fp.compiled
+    dated = DatedBuild(cd.when if cd else None, cd.source if cd else "", fp.trains, fp.floors)
+    return bounded_verdicts(sigs, tables, advs, fp.build, fp.bound, dated, facts)

@@ -209,9 +209,9 @@ def combine(fp: Any, read: Any, sigs: Any) -> dict[str, Any]:
     result = assess(sigs.advisories, builds, facts)
     advs = list(result.advisories)
     if read.build is None and fp is not None and fp.bound and remote_build is not None:
-        from nscheck.runner import _bounded_verdicts
+        from nscheck.assess.dated import bound_by_fingerprint
 
-        advs = list(_bounded_verdicts(advs, remote_build, fp.bound))
+        advs = list(bound_by_fingerprint(sigs.advisories, sigs.tables, advs, fp, facts))
     before_assess = _remote_verdicts(fp, sigs)
     out: list[AdvisoryResult] = []
     changed: dict[str, str] = {}  # bulletin -> "remote verdict -> NITRO verdict" where they differ
@@ -255,9 +255,9 @@ def _remote_verdicts(fp: Any, sigs: Any) -> dict[str, Verdict]:
 
     advs = assess(sigs.advisories, fp.builds, fp.facts).advisories
     if fp.bound and fp.build is not None:
-        from nscheck.runner import _bounded_verdicts
+        from nscheck.assess.dated import bound_by_fingerprint
 
-        advs = _bounded_verdicts(tuple(advs), fp.build, fp.bound)
+        advs = bound_by_fingerprint(sigs.advisories, sigs.tables, advs, fp, fp.facts)
     return {a.id: a.verdict for a in advs}
 
 

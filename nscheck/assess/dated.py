@@ -194,7 +194,9 @@ def _oldest(sigs: AdvisorySet, adv: Advisory, cve: CveEntry, train: Train) -> tu
     """How the train's oldest builds fare: affected (below every fix), not, or unknown."""
     from nscheck.assess.advisories import judge_build
 
-    j = judge_build(sigs, adv, cve, Build(train.release, 0, 0, train.edition))
+    lc = sigs.lifecycle.get(train)
+    majors = getattr(lc, "build_majors", None) or (0,)  # FIPS/NDcPP trains have their own numbering
+    j = judge_build(sigs, adv, cve, Build(train.release, min(majors), 0, train.edition))
     return j.affected, j.reason
 
 

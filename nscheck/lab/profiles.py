@@ -173,10 +173,12 @@ def _demo() -> list[Profile]:
         _ns("gw-14.1-73.37-zeroed", "14.1-73.37"),
         # Zeroed stamp too, but `nscheck demo` reads it over NITRO with the lab account: its
         # verdicts are definite only thanks to NITRO (exact build, no SAML configured).
-        _ns("gw-zeroed-nitro-14.1-66.59", "14.1-66.59", nitro_demo=True),
+        # no file dates on the NITRO demo hosts: remotely only a floor, so what NITRO decides is
+        # visibly NITRO's (with dates the compile date would already decide some bulletins)
+        _ns("gw-zeroed-nitro-14.1-66.59", "14.1-66.59", nitro_demo=True, file_dates="none"),
         # Patched and clean: the first 14.1 build that closes every bulletin in the data, which
         # only NITRO can tell exactly (its rdx stamp is zeroed): the demo shows not_vulnerable too.
-        _ns(f"gw-patched-nitro-{_patched_build()}", _patched_build(), nitro_demo=True),
+        _ns(f"gw-patched-nitro-{_patched_build()}", _patched_build(), nitro_demo=True, file_dates="none"),
         _ns("gw-fips-13.1-37.241", "13.1-37.241", edition="fips"),
         _ns("aaa-13.1-59.22", "13.1-59.22", roles=("aaa",)),
         _ns("mgmt-14.1", "14.1-47.46", roles=("management",)),
@@ -239,7 +241,8 @@ def _nitro() -> list[Profile]:
         _ns("nitro-gw-saml-idp-14.1-47.46", "14.1-47.46", nitro={"saml_idp": True}),
         _ns("nitro-aaa-saml-sp-13.1-59.22", "13.1-59.22", roles=("aaa",), nitro={"saml_sp": True}),
         # Zeroed stamp: remotely only a floor; NITRO gives the exact build and "no SAML".
-        _ns("nitro-gw-nosaml-14.1-66.59", "14.1-66.59"),
+        # no file dates: remotely only the zeroed file's floor, so NITRO's exact build is what decides
+        _ns("nitro-gw-nosaml-14.1-66.59", "14.1-66.59", file_dates="none"),
         _ns("nitro-fips-13.1-37.241", "13.1-37.241", edition="fips", nitro={"saml_sp": True}),
         _ns("nitro-mitigated-14.1-73.37", "14.1-73.37", nitro={"saml_sp": True, "mitigation": ["CTX697174"]}),
         _ns("nitro-readonly-13.1-58.21", "13.1-58.21", nitro={"deny": ["systemfile"]}),

@@ -282,3 +282,43 @@ def test_signal_types_are_plain_data() -> None:
     s = Signal("x", "strong", "", Evidence("m", "d"))
     assert s.evidence.confidence is Confidence.MEDIUM
     assert Build("14.1", 1, 1) == Build("14.1", 1, 1)
+
+
+def test_loader_rejects_unknown_columns_and_collects_every_error(tmp_path: Path) -> None:
+    # pydantic row models with extra="forbid": a misspelt column is an error, not a silent gap
+    d = _copy(tmp_path)
+    f = d / "fingerprints" / "netscaler_epa_deb_size_to_build.csv"
+    lines = f.read_text().splitlines()
+    f.write_text("\n".join([lines[0] + ",extra_col", *(x + "," for x in lines[1:])]) + "\n")
+    r = d / "fingerprints" / "netscaler_release_dates.csv"
+    r.write_text(r.read_text() + "14.1-1.1,standard,2026-13-01,me,high,\n14.1-1.1,fips|ndcpp,2026-01-01,,high,\n")
+    with pytest.raises(ExceptionGroup) as ei:
+        load(d)
+    msgs = [str(e) for e in ei.value.exceptions]
+    assert any("netscaler_epa_deb_size_to_build.csv:1: unknown column(s) extra_col" in x for x in msgs)
+    n = len(r.read_text().splitlines())
+    assert any(f"netscaler_release_dates.csv:{n - 1}: release_date: '2026-13-01' is not a YYYY-MM-DD date" in x for x in msgs)
+    assert any(f"netscaler_release_dates.csv:{n}: edition: exactly one edition expected" in x for x in msgs)
+    assert any(f"netscaler_release_dates.csv:{n}: source: empty" in x for x in msgs)
+
+
+def test_row_schema_is_published_and_shipped_rows_validate() -> None:
+    import csv
+    import json
+
+    import jsonschema
+
+    from nscheck.signatures.fingerprints import ROW_MODELS, SCHEMA_FILE, json_schemas
+
+    for name, text in json_schemas().items():
+        path = SIGS.parent / "schemas" / name
+        assert path.is_file() and path.read_text(encoding="utf-8") == text, f"{name} is stale: python -m nscheck.signatures.fingerprints"
+    schema = json.loads(json_schemas()[SCHEMA_FILE])
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for name, model in ROW_MODELS.items():
+        assert model.model_config.get("extra") == "forbid"
+        sub = {**schema["$defs"][name], "$defs": schema["$defs"][name].get("$defs", {})}
+        v = jsonschema.Draft202012Validator(sub)
+        with (SIGS / "fingerprints" / name).open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                v.validate(row)

@@ -122,3 +122,27 @@ def test_unknown_field_refused(tmp_path: Path) -> None:
     p.write_text(p.read_text().replace("    kind: ps\n", "    kind: ps\n    sudo: true\n"))
     with pytest.raises(SignatureError):
         load_ssh_commands(d)
+
+
+def test_ssh_targets() -> None:
+    from nscheck.triage.live_ssh import SshTargetError, parse_ssh_target, planned_commands
+
+    t = parse_ssh_target("ssh://ops@gw1.example.org:2222")
+    assert (t.user, t.host, t.port, t.url, t.key) == ("ops", "gw1.example.org", 2222, "ssh://ops@gw1.example.org:2222",
+                                                       "[gw1.example.org]:2222")
+    t = parse_ssh_target("10.0.0.5", "triage")
+    assert (t.url, t.port, t.key) == ("ssh://triage@10.0.0.5", 22, "10.0.0.5")
+    assert parse_ssh_target("ssh://ops@[2001:db8::1]:22").host == "2001:db8::1"
+    with pytest.raises(SshTargetError, match="password in the URL"):
+        parse_ssh_target("ssh://ops:hunter2@gw1")
+    with pytest.raises(SshTargetError, match="no user"):
+        parse_ssh_target("gw1")
+    with pytest.raises(SshTargetError):
+        parse_ssh_target("ssh://ops@gw1/path")
+    cs = load_ssh_commands(shipped_signatures_dir())
+    plan = planned_commands(cs)
+    assert plan[0] == "show ns version"
+    # every wrapped shell command is itself read-only (the framing adds only echo and openssl)
+    for c in plan[1:]:
+        assert c.startswith("shell echo NSCHECK-BEGIN-")
+        assert lint_shell(c.removeprefix("shell ").replace("<nonce>", "0123456789abcdef"), frozenset(cs.programs)) == []

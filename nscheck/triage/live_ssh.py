@@ -251,13 +251,18 @@ async def collect(t: SshTarget, cs: SshCommandSet, auth: SshAuth, *, collect_to:
     """Run the declared commands on one appliance; never raises (``error`` says why)."""
     col = Collection(target=t, started=dt.datetime.now(dt.UTC))
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", f"{t.host}_{t.port}")
-    if collect_to:
-        d = Path(collect_to) / f"{safe}_{col.started.strftime('%Y%m%dT%H%M%SZ')}"
-        d.mkdir(parents=True, exist_ok=False, mode=0o700)
-        col.keep = True
-    else:
-        d = Path(tempfile.mkdtemp(prefix="nscheck-ssh-"))
-    col.directory = d
+    try:
+        if collect_to:
+            # a fresh folder per appliance and run (never reused: evidence is not overwritten)
+            col.directory = Path(tempfile.mkdtemp(prefix=f"{safe}_{col.started.strftime('%Y%m%dT%H%M%SZ')}_",
+                                                  dir=collect_to))
+            col.keep = True
+        else:
+            col.directory = Path(tempfile.mkdtemp(prefix="nscheck-ssh-"))
+    except OSError as e:
+        col.error = f"cannot create the collection folder: {e.strerror or e}"
+        col.ended = dt.datetime.now(dt.UTC)
+        return col
     try:
         if deadline:
             await asyncio.wait_for(_collect(t, cs, auth, col), deadline)
@@ -497,9 +502,12 @@ def start_collections(targets: list[SshTarget], cs: SshCommandSet, auth: SshAuth
         sem = asyncio.Semaphore(max(1, concurrency))
 
         async def one(t: SshTarget) -> None:
-            async with sem:
-                col = await collect(t, cs, auth, collect_to=collect_to, deadline=host_deadline)
-            futures[t.url].set_result(col)
+            try:
+                async with sem:
+                    col = await collect(t, cs, auth, collect_to=collect_to, deadline=host_deadline)
+                futures[t.url].set_result(col)
+            except BaseException as e:  # collect() does not raise; this keeps the waiter from hanging if it did
+                futures[t.url].set_exception(RuntimeError(f"collection failed: {type(e).__name__}"))
 
         await asyncio.gather(*(one(t) for t in targets))
 
@@ -583,11 +591,16 @@ def run_live(targets: list[SshTarget], cs: SshCommandSet, auth: SshAuth, opts: A
         Path(collect_to).mkdir(parents=True, exist_ok=True)
     futures = start_collections(targets, cs, auth, concurrency=concurrency, host_deadline=host_deadline,
                                 collect_to=collect_to)
-    # the collector's wait per host: its deadline, plus slack for the connection to close
-    wait = (host_deadline + 30.0) if host_deadline else None
-
     def triage_fn(group: list[str], o: Any, r: Any, s: Path) -> Any:
-        col = futures[group[0]].result(timeout=wait)
+        # no timeout here: each collection is bounded by its own deadline, and a queued host has not
+        # started yet (waiting for a -c slot is not its fault)
+        try:
+            col = futures[group[0]].result()
+        except Exception as e:
+            from nscheck.model import HostResult, HostStatus
+
+            return HostResult(target=group[0], status=HostStatus.ERROR, error=str(e), kind="triage",
+                              coverage={"summary": f"NOT TRIAGED: {e}", "source": {"path": group[0], "type": "live"}})
         try:
             return triage_collection(col, o, r, s)
         finally:

@@ -24,7 +24,8 @@ class ScanOptions:
     exclude_files: tuple[str, ...] = ()
     force_large: bool = False  # allow CIDRs bigger than max_expand
     max_expand: int = 65536
-    shard: str | None = None  # "K/N"
+    shard: str | None = None  # "K/N" or "auto" (with shards, from $JOB_COMPLETION_INDEX)
+    shards: int | None = None
     # probing
     concurrency: int = 100
     timeout: float = 5.0  # connect and read timeout, seconds

@@ -247,7 +247,7 @@ async def scan_async(
 
     sigs = sigs or load_signatures(opts)
     info = run_info or RunInfo(run_id=uuid.uuid4().hex, started=_now(), kind="scan", tool_version=__version__,
-                               shard=opts.shard, **signatures_meta(opts.signatures_path))
+                               shard=_shard_label(opts), **signatures_meta(opts.signatures_path))
     t0 = time.monotonic()
     prog = _Progress()
     for s in sinks:
@@ -412,7 +412,7 @@ def run(opts: ScanOptions) -> int:
         print(f"nscheck: skipped target {e}", file=sys.stderr)
 
     try:
-        shard = parse_shard(opts.shard)
+        shard = parse_shard(opts.shard, opts.shards)
     except ValueError as e:
         print(f"nscheck: {e}", file=sys.stderr)
         return ExitCode.USAGE
@@ -462,6 +462,11 @@ def run(opts: ScanOptions) -> int:
                           force=opts.force_large, shard=shard, on_error=on_error, stats=stats)
     first = next(stream, None)
     if first is None:  # never a green run on nothing
+        if stats.other_shards and not stats.errors:
+            # Not a broken job: the hash split put every target in the other shards (more shards
+            # than targets, or a small list). Those jobs scan them; this one has nothing to do.
+            print(f"nscheck: {_why_empty(stats, opts)}: nothing for this shard to do", file=sys.stderr)
+            return ExitCode.OK
         print(f"nscheck: nothing to scan: {_why_empty(stats, opts)}", file=sys.stderr)
         return ExitCode.USAGE
     targets: Iterable[Target] = itertools.chain((first,), stream)
@@ -565,6 +570,15 @@ def _why_empty(stats: TargetStats, opts: ScanOptions) -> str:
     if stats.errors:
         return f"no usable target: {stats.errors} item(s) skipped as bad (see above)"
     return "the input holds no targets (empty file or stdin?)"
+
+
+def _shard_label(opts: ScanOptions) -> str | None:
+    """``K/N`` as resolved (``--shard auto`` records which slice this job took)."""
+    try:
+        sh = parse_shard(opts.shard, opts.shards)
+    except ValueError:
+        return opts.shard
+    return f"{sh[0]}/{sh[1]}" if sh else None
 
 
 def _stdout_sink(fmt: str, sort: str = "urgency") -> Sink:

@@ -24,6 +24,7 @@ __all__ = [
     "iter_targets",
     "parse_shard",
     "parse_target",
+    "shard_of",
 ]
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$")
@@ -254,13 +255,44 @@ def _strip_comments(lines: Iterator[tuple[str, int, str]]) -> Iterator[tuple[str
             yield src, n, text
 
 
-def parse_shard(spec: str | None) -> tuple[int, int] | None:
+ENV_JOB_INDEX = "JOB_COMPLETION_INDEX"  # Kubernetes Indexed Job: 0-based
+
+
+def parse_shard(spec: str | None, shards: int | None = None, *,
+                env: dict[str, str] | None = None) -> tuple[int, int] | None:
+    """``K/N`` (1-based), or ``auto`` with ``shards=N``: K from $JOB_COMPLETION_INDEX + 1, as a
+    Kubernetes Indexed Job sets it for each pod."""
     if not spec:
+        if shards is not None:
+            raise ValueError("--shards N goes with --shard auto")
         return None
+    if spec.strip() == "auto":
+        import os
+
+        raw = (env if env is not None else os.environ).get(ENV_JOB_INDEX)
+        if not shards or shards < 1:
+            raise ValueError("--shard auto needs --shards N (the job's completions)")
+        if raw is None or not raw.strip().isdigit():
+            raise ValueError(f"--shard auto needs ${ENV_JOB_INDEX} (set by a Kubernetes Indexed Job), got {raw!r}")
+        k = int(raw) + 1
+        if k > shards:
+            raise ValueError(f"--shard auto: ${ENV_JOB_INDEX}={raw} is not below --shards {shards}")
+        return k, shards
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", spec)
     if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise ValueError(f"--shard must be K/N with 1 <= K <= N, got {spec!r}")
+        raise ValueError(f"--shard must be K/N with 1 <= K <= N (or auto), got {spec!r}")
+    if shards is not None and shards != int(m.group(2)):
+        raise ValueError(f"--shard {spec} and --shards {shards} disagree")
     return int(m.group(1)), int(m.group(2))
+
+
+def shard_of(t: Target, n: int) -> int:
+    """The 0-based shard of ``t`` among ``n``: a stable hash of the normalised target, so every
+    job agrees whatever the order of its list, and editing the list moves only what changed."""
+    import hashlib
+
+    key = f"{t.scheme}://{t.host}:{t.port}{t.base_path}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % n
 
 
 def load_exclusions(items: Iterable[str], files: Iterable[str], on_error: Callable[[TargetError], None]) -> Exclusions:
@@ -304,12 +336,12 @@ def iter_targets(
 ) -> Iterator[Target]:
     """The de-duplicated, exclusion-filtered, sharded stream of targets, in input order.
 
-    Sharding is round-robin over the de-duplicated, *pre-exclusion* order, so every one of
-    the N jobs sees the same numbering and together they cover each target exactly once.
+    Sharding is by a stable hash of each normalised target (``shard_of``), decided before
+    exclusions, so the N jobs together cover each target exactly once, whatever the order of
+    their lists or an exclusion one of them has.
     """
     st = stats if stats is not None else TargetStats()
     seen: set[tuple[str, str, int, str]] = set()
-    index = 0
     for item in iter_sources(args, files):
         if isinstance(item, TargetError):
             st.errors += 1
@@ -329,8 +361,7 @@ def iter_targets(
                 st.duplicates += 1
                 continue
             seen.add(t.key)
-            mine = shard is None or index % shard[1] == shard[0] - 1
-            index += 1
+            mine = shard is None or shard_of(t, shard[1]) == shard[0] - 1
             if not mine:
                 st.other_shards += 1
                 continue

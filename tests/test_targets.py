@@ -119,7 +119,8 @@ def test_shards_cover_everything_exactly_once() -> None:
     full = [t.key for t in iter_targets(items)]
     parts = [[t.key for t in iter_targets(items, shard=(k, 3))] for k in (1, 2, 3)]
     assert sorted(k for p in parts for k in p) == sorted(full)
-    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    # a stable hash split (robust to list order): balanced statistically, see test_shard.py's 10,000-target list
+    assert all(parts)
     assert parts == [[t.key for t in iter_targets(items, shard=(k, 3))] for k in (1, 2, 3)]  # deterministic
     assert parse_shard("2/4") == (2, 4) and parse_shard(None) is None
     for bad in ("0/3", "4/3", "x", "1/0"):

@@ -161,7 +161,8 @@ def test_three_shard_scans_concatenate_into_one_report(tmp_path: Path, capsys: p
             outs.append(out)
         capsys.readouterr()
     per_shard = [{r.url for r in load_results([str(o)])} for o in outs]
-    assert all(per_shard)  # 10 demo hosts over 3 shards: none is empty
+    # the demo's ports are random and the split is a hash: at least two of three shards hold hosts
+    assert sum(1 for s in per_shard if s) >= 2
     assert not (per_shard[0] & per_shard[1]) and not (per_shard[1] & per_shard[2]) and not (per_shard[0] & per_shard[2])
     assert set().union(*per_shard) == set(lab.target_urls)
 

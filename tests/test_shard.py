@@ -160,10 +160,12 @@ def test_three_shard_scans_concatenate_into_one_report(tmp_path: Path, capsys: p
             assert run(opts) == 0
             outs.append(out)
         capsys.readouterr()
+    # a shard the hash left empty writes no file (it exits 0 before any output is opened)
+    outs = [o for o in outs if o.exists()]
     per_shard = [{r.url for r in load_results([str(o)])} for o in outs]
     # the demo's ports are random and the split is a hash: at least two of three shards hold hosts
     assert sum(1 for s in per_shard if s) >= 2
-    assert not (per_shard[0] & per_shard[1]) and not (per_shard[1] & per_shard[2]) and not (per_shard[0] & per_shard[2])
+    assert sum(len(s) for s in per_shard) == len(set().union(*per_shard))  # no host in two shards
     assert set().union(*per_shard) == set(lab.target_urls)
 
     combined = tmp_path / "all.jsonl"

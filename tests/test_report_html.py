@@ -140,3 +140,16 @@ def test_renders_in_headless_chromium(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_act_now_assessment_line_gives_the_triage_command() -> None:
+    import dataclasses
+
+    r = fleet()[0]  # vulnerable to an exploited bulletin whose actions include a forensic step
+    doc = {"id": "nsf-x", "kind": "assessment", "rule_id": "compromise-assessment-required", "host": "h",
+           "status": "open", "transition": "unchanged"}
+    adv = dataclasses.replace(r.advisories[0], actions=("Forensic triage; CTX694799 steps if compromise suspected",))
+    r = dataclasses.replace(r, advisories=(adv, *r.advisories[1:]), extra={"assessments": [doc], "state": {"host_key": "gw1.example.test:443"}})
+    text = html_text([r])
+    act = text[text.index('id="act-now"'):text.index("</section>")]
+    assert "nscheck</span> <span class=\"nw\">triage</span>" in act and "ARTEFACTS" in act

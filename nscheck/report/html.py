@@ -139,8 +139,10 @@ def row_of(r: HostResult, *, link: bool = False) -> HtmlRow:
         # "Act now" shows what to do first: contain, upgrade, check for compromise (the full,
         # ordered list is on the host's page).
         every = host_steps(r)
+        checks = [s for s in every if s.phase == ASSESS]
+        checks.sort(key=lambda s: "nscheck triage" not in s.text)  # the command that closes an assessment first
         pick = ([s for s in every if s.phase == CONTAIN][:3] + [s for s in every if s.phase == UPGRADE][:1]
-                + [s for s in every if s.phase == ASSESS][:1])
+                + checks[:1])
         steps = tuple(s.text for s in (pick or every[:_STEPS_SHOWN]))
     return HtmlRow(
         target=clean(r.target, 300), verdict=r.verdict.value, product=clean(product_text(r), 100),

@@ -119,7 +119,7 @@ def _verdict_key(cell: str) -> str:
 _MIN_WIDTH = {"host": 15, "verdict": 11, "product / roles": 9, "build": 10, "open bulletins": 9,
               "indicators": 3, "fix to": 10, CHANGES: 9}
 _MAX_WIDTH = {"host": 40, "verdict": 32, "product / roles": 24, "build": 34, "open bulletins": 24,
-              "indicators": 4, "fix to": 28, CHANGES: 40}
+              "indicators": 4, "fix to": 40, CHANGES: 40}
 # Short headers for narrow columns: a header is never cut mid-word.
 _SHORT = {"product / roles": "product", "open bulletins": "bulletins", "indicators": "IoC", CHANGES: "changes"}
 _DROP_ORDER = ("product / roles", "indicators", CHANGES, "open bulletins", "build")

@@ -186,7 +186,13 @@ def test_rate_limit_in_config(tmp_path: object) -> None:
 # -- completion, help -------------------------------------------------------------------------------
 
 
-def test_show_completion(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def named_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    # typer otherwise detects the shell from the process tree (none under CI): name it instead
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
+
+
+def test_show_completion(named_shell: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["--show-completion", "bash"]) == 0
     assert "_nscheck_completion" in capsys.readouterr().out
 
@@ -204,7 +210,7 @@ def test_completion_protocol_completes_commands_and_flags(monkeypatch: pytest.Mo
     assert "--rate-limit" in capsys.readouterr().out.split()
 
 
-def test_install_completion_writes_to_home(monkeypatch: pytest.MonkeyPatch, tmp_path: object,
+def test_install_completion_writes_to_home(named_shell: None, monkeypatch: pytest.MonkeyPatch, tmp_path: object,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     from pathlib import Path
 

@@ -61,7 +61,7 @@ def _usage_error(message: str) -> Exception:
     try:
         from click.exceptions import UsageError
     except ImportError:  # typer >= 0.2x vendors click privately
-        from typer._click.exceptions import UsageError  # type: ignore[no-redef]
+        from typer._click.exceptions import UsageError
     return UsageError(message)
 
 

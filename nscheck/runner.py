@@ -246,8 +246,10 @@ async def scan_async(
     from nscheck.probe.client import ProbeClient
 
     sigs = sigs or load_signatures(opts)
+    meta = signatures_meta(opts.signatures_path)
     info = run_info or RunInfo(run_id=uuid.uuid4().hex, started=_now(), kind="scan", tool_version=__version__,
-                               shard=_shard_label(opts), **signatures_meta(opts.signatures_path))
+                               shard=_shard_label(opts), signatures_version=meta.get("signatures_version"),
+                               signatures_date=meta.get("signatures_date"))
     t0 = time.monotonic()
     prog = _Progress()
     for s in sinks:

@@ -37,7 +37,7 @@ def _describe(p: object) -> str:
 
 
 def _start(preset: str, hosts: int | None, bind: str, latency_ms: float, tls: bool, spread: bool,
-           refused_share: float, silent_share: float):  # type: ignore[no-untyped-def]
+           refused_share: float, silent_share: float):
     from nscheck.lab import LabError, check_loopback, many_hosts, start_lab
 
     try:
@@ -170,7 +170,7 @@ def demo_cmd(
     raise typer.Exit(ExitCode.OK)
 
 
-def _render(results, by_url) -> None:  # type: ignore[no-untyped-def]
+def _render(results, by_url) -> None:
     from nscheck.report.table import default_console
 
     console = default_console()

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Final, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nscheck import __version__
 
-FORMAT = 1
+FORMAT: Final = 1
 MAX_BUNDLE_BYTES = 32 * 1024 * 1024  # compressed; today's set is ~0.3 MB
 MAX_UNPACKED_BYTES = 128 * 1024 * 1024
 MAX_MEMBERS = 5000

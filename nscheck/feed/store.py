@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -171,7 +171,7 @@ def install(staging: Path, info: SetInfo) -> SetInfo:
     name = f"{info.version}-{(info.digest or 'local')[:12]}"
     final = root() / "sets" / name
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    info = SetInfo(**{**info.to_dict(), "path": str(final), "installed_at": now})
+    info = replace(info, path=str(final), installed_at=now)
     (staging / META).write_text(json.dumps(info.to_dict(), indent=1) + "\n", encoding="utf-8")
     if final.exists():  # the same bundle again: keep the existing (identical, verified) copy
         shutil.rmtree(staging, ignore_errors=True)

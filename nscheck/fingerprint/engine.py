@@ -202,7 +202,7 @@ def combine_build(claims: Sequence[BuildClaim], tables: FingerprintTables) -> tu
         lower = [c for c in exact_all if _RANK[c.confidence] < top]
         distinct = list(dict.fromkeys(_plain(b) for c in exact for b in c.builds))
         if len(distinct) > 1:
-            conflict = "methods disagree: " + "; ".join(f"{c.method} says {', '.join(map(str, c.builds))}" for c in exact)
+            conflict: str | None = "methods disagree: " + "; ".join(f"{c.method} says {', '.join(map(str, c.builds))}" for c in exact)
             return _info(_one_release(distinct), None, False, distinct, methods, Confidence.LOW, conflict, None), CLOSED
         b = distinct[0]
         bad = [c for c in (*floors, *befores) if not fits_claim(b, c)]

@@ -355,11 +355,11 @@ def check_rdx(obs: Observations, tables: FingerprintTables) -> Outcome:
     product_ev = Evidence("rdx_stamp", f"rdx_en.json.gz gzip header with MTIME {info.stamp} ({when:%Y-%m-%d %H:%M:%S} UTC){note}",
                           r.url, Confidence.HIGH)
     sig = Signal("rdx_gzip", "strong", "", product_ev)
-    rows = tables.stamps.get(info.stamp, ())
-    known = [x for x in rows if x.build is not None]
-    if known:
-        top = max(_CONF_RANK[x.confidence] for x in known)
-        best = [x for x in known if _CONF_RANK[x.confidence] == top]
+    stamp_rows = tables.stamps.get(info.stamp, ())
+    identified = [x for x in stamp_rows if x.build is not None]
+    if identified:
+        top = max(_CONF_RANK[x.confidence] for x in identified)
+        best = [x for x in identified if _CONF_RANK[x.confidence] == top]
         builds = tuple(dict.fromkeys(Build(x.build.release, x.build.major, x.build.minor) for x in best if x.build))
         src = "; ".join(sorted({x.source for x in best}))
         conf = best[0].confidence
@@ -384,7 +384,7 @@ def check_rdx(obs: Observations, tables: FingerprintTables) -> Outcome:
                                f"stamp {info.stamp} is listed for several builds: {', '.join(map(str, builds))} ({src})", r.url)
         return Outcome(signals=(sig,), claims=(claim,))
     cands = bracket_by_date(when, tables)
-    why = "known NetScaler stamp, build never identified" if rows else "stamp not in the table"
+    why = "known NetScaler stamp, build never identified" if stamp_rows else "stamp not in the table"
     if not cands:
         # No build to name, but the compile date still bounds the verdicts (issue 11 §3).
         detail = f"{why}; compiled {when:%Y-%m-%d}; no release within 30 days of it"

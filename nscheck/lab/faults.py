@@ -77,7 +77,7 @@ async def _broken_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         writer.close()
 
 
-def connection_fault_handler(fault: str):  # type: ignore[no-untyped-def]
+def connection_fault_handler(fault: str):
     return {"silent": _silent, "reset": _reset, "broken_tls": _broken_tls}[fault]
 
 

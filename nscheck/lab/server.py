@@ -182,7 +182,7 @@ class RunningLab:
         self._servers.clear()
 
     # -- serving ------------------------------------------------------------------------
-    def _track(self, handler):  # type: ignore[no-untyped-def]
+    def _track(self, handler):
         async def wrapped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
             assert task is not None
@@ -198,7 +198,7 @@ class RunningLab:
 
         return wrapped
 
-    def _http_handler(self, site: Site, name: str):  # type: ignore[no-untyped-def]
+    def _http_handler(self, site: Site, name: str):
         def log(req: Request) -> None:
             self.request_log.append((req.method, req.path, name))
 
@@ -207,7 +207,7 @@ class RunningLab:
 
         return self._track(handle)
 
-    async def _listen(self, handler, host: str, ctx: ssl.SSLContext | None) -> int:  # type: ignore[no-untyped-def]
+    async def _listen(self, handler, host: str, ctx: ssl.SSLContext | None) -> int:
         srv = await asyncio.start_server(handler, host=host, port=0, ssl=ctx, limit=65536, backlog=512,
                                          ssl_handshake_timeout=10 if ctx else None)
         self._servers.append(srv)
@@ -262,7 +262,7 @@ class RunningLab:
             port = await self._listen(handler, other, ctx)
         return _url(self._scheme, other, port)
 
-    def _resolver(self, p: Profile):  # type: ignore[no-untyped-def]
+    def _resolver(self, p: Profile):
         def resolve(name: str) -> str:
             if name and name in self._urls:
                 return self._urls[name]

@@ -71,7 +71,7 @@ def build_ssl_context(verify: bool, ca_file: str | None = None) -> ssl.SSLContex
 
 def parse_certificate(der: bytes) -> Certificate | None:
     from cryptography import x509
-    from cryptography.x509.oid import ExtensionOID, NameOID
+    from cryptography.x509.oid import NameOID
 
     try:
         cert = x509.load_der_x509_certificate(der)
@@ -79,7 +79,7 @@ def parse_certificate(der: bytes) -> Certificate | None:
         return None
     sans: list[str] = []
     try:
-        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         sans = [str(v) for v in ext.get_values_for_type(x509.DNSName)]
         sans += [str(v) for v in ext.get_values_for_type(x509.IPAddress)]
     except (x509.ExtensionNotFound, ValueError):

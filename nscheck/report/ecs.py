@@ -29,6 +29,7 @@ from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.files import OpenAppend
 from nscheck.report.text import (
     LOW_CONFIDENCE_LABEL,
+    as_dict,
     build_text,
     clean,
     docs_of,
@@ -305,7 +306,7 @@ class EcsWriter:
                 if isinstance(meta.get("resolution"), dict):
                     ns["resolution"] = {k: (clean(v, 1000) if isinstance(v, str) else v)
                                         for k, v in meta["resolution"].items()}
-                facts = meta.get("exploitation") if isinstance(meta.get("exploitation"), dict) else {}
+                facts = as_dict(meta.get("exploitation"))
                 if facts.get("exploited_since"):
                     ns["exploited_since"] = facts["exploited_since"]
                 tags.append("compromise-assessment")
@@ -363,8 +364,7 @@ class EcsWriter:
                                      "indicators": st.get("indicators_not_resolvable")}
         if st:
             cov["transitions"] = host_transitions(r)
-            opened = open_assessments(r)
-            cov["assessments_open"] = len(opened)
+            cov["assessments_open"] = len(open_assessments(r))
         ns = {**self._nscheck_common(), "target": clean(r.target, 2000), "verdict": v.value, "status": r.status.value,
               "coverage": cov, "result": r.to_dict()}
         if low_confidence_only(r):

@@ -35,6 +35,7 @@ from nscheck.report.order import (
 from nscheck.report.text import (
     LOW_CONFIDENCE_LABEL,
     OPEN_VERDICTS,
+    as_dict,
     build_text,
     clean,
     fix_to,
@@ -169,10 +170,10 @@ def _state_fields(r: HostResult) -> dict[str, int]:
 
 def _triage_gaps(r: HostResult) -> int:
     """How many things a triage could not look at (missing areas, families not run, unreadable files)."""
-    cov = r.coverage if isinstance(r.coverage, dict) else {}
+    cov = as_dict(r.coverage)
     if not cov:
         return 1
-    fams = cov.get("families") if isinstance(cov.get("families"), dict) else {}
+    fams = as_dict(cov.get("families"))
     n = len(cov.get("missing") or ())
     n += sum(1 for f in fams.values() if isinstance(f, dict) and f.get("status") in ("not checked", "skipped", "partial"))
     unreadable = cov.get("unreadable_count")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 from nscheck.model import HostResult
 
@@ -18,7 +18,7 @@ def results_json(results: Iterable[HostResult]) -> str:
     return json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True, ensure_ascii=True, default=str) + "\n"
 
 
-def is_host_document(d: Any) -> bool:
+def is_host_document(d: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(d, dict) and str(d.get("schema", "")).startswith(("nscheck.host/", "nscheck.triage/"))
 
 

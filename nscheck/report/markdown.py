@@ -27,6 +27,7 @@ from nscheck.model import (
 from nscheck.report.advice import Step, host_steps, triage_commands
 from nscheck.report.text import (
     LOW_CONFIDENCE_LABEL,
+    as_dict,
     build_text,
     clean,
     docs_of,
@@ -277,7 +278,7 @@ def _doc_label(d: dict[str, Any]) -> str:
 
 def _expired_warnings(r: HostResult) -> list[str]:
     """Expired suppressions, loudly: the finding they hid is open again and fails the run."""
-    metas = r.extra.get("findings") if isinstance(r.extra.get("findings"), dict) else {}
+    metas = as_dict(r.extra.get("findings"))
     out = []
     for f in findings_of(r):
         exp = (metas.get(f.id) or {}).get("suppression_expired")
@@ -328,7 +329,7 @@ def _indicators(r: HostResult) -> list[str]:
             where += f":{i.line}"
         if where:
             out.append(f"- Where: {md_code(where, 500, table=False)}")
-        info = i.file if isinstance(i.file, dict) else {}
+        info = as_dict(i.file)
         if info:
             bits = []
             if "size" in info:
@@ -367,13 +368,13 @@ def _assessments(r: HostResult) -> list[str]:
         if change:
             out.append(f"Status: {md_cell(change, 300)}.")
         out.append("")
-        windows = d.get("windows") if isinstance(d.get("windows"), dict) else {}
+        windows = as_dict(d.get("windows"))
         bulletins = [str(b) for b in d.get("bulletins") or ()]
         if windows:
             out += ["| bulletin | exposure window | exploitation known from |", "|---|---|---|"]
             for b in bulletins:
-                w = windows.get(b) if isinstance(windows.get(b), dict) else {}
-                facts = w.get("exploitation") if isinstance(w.get("exploitation"), dict) else {}
+                w = as_dict(windows.get(b))
+                facts = as_dict(w.get("exploitation"))
                 names = ", ".join(str(x) for x in facts.get("names") or ())
                 label = f"{b} ({names})" if names else b
                 out.append(f"| {md_cell(label)} | {md_cell(window_text(w), 400)} | "
@@ -381,11 +382,11 @@ def _assessments(r: HostResult) -> list[str]:
             out.append("")
         elif bulletins:
             out += [f"Bulletins: {md_cell(', '.join(bulletins), 400)}.", ""]
-            w = window_text(d.get("exposure"))
-            if w:
-                out += [f"Exposure window: {md_cell(w, 500)}.", ""]
+            exposure = window_text(d.get("exposure"))
+            if exposure:
+                out += [f"Exposure window: {md_cell(exposure, 500)}.", ""]
         if resolved:
-            res = d.get("resolution") if isinstance(d.get("resolution"), dict) else {}
+            res = as_dict(d.get("resolution"))
             who = f" by {md_cell(res['who'])}" if res.get("who") else ""
             how = {"ack": "`nscheck ack`", "triage": "a clean `nscheck triage`"}.get(str(res.get("by")), md_cell(res.get("by") or "?"))
             out += [f"Closed {md_cell(res.get('at') or d.get('resolved_at') or '')}{who} through {how}: "
@@ -399,7 +400,7 @@ def _assessments(r: HostResult) -> list[str]:
 def _changes(r: HostResult) -> list[str]:
     """Transitions since the last run, findings held open, suppressed findings (state stage)."""
     st = state_of(r)
-    metas = r.extra.get("findings") if isinstance(r.extra.get("findings"), dict) else {}
+    metas = as_dict(r.extra.get("findings"))
     resolved = docs_of(r, "resolved")
     held = docs_of(r, "held_open")
     rank = {"new": 0, "regressed": 1, "resolved": 2, "unchanged": 3}
@@ -448,14 +449,14 @@ def _changes(r: HostResult) -> list[str]:
 def _triage_section(r: HostResult) -> list[str]:
     """What the triage looked at and, as prominently, what it could not look at."""
     out = ["## Artefacts examined", ""]
-    cov = r.coverage if isinstance(r.coverage, dict) else {}
+    cov = as_dict(r.coverage)
     if not cov:
         out += ["No coverage information: nscheck cannot say what was looked at. Treat the result as "
                 "incomplete, not as clean.", ""]
         return out
     if cov.get("summary"):
         out += [md_cell(cov["summary"], 3000), ""]
-    src = cov.get("source") if isinstance(cov.get("source"), dict) else {}
+    src = as_dict(cov.get("source"))
     if src:
         counts = []
         if isinstance(src.get("entries"), int):
@@ -482,14 +483,14 @@ def _triage_section(r: HostResult) -> list[str]:
         out.append(f"- Collected at: {md_cell(cov.get('collected_at') or 'unknown')}"
                    + (f" (from {md_cell(cov['collected_at_source'])})" if cov.get("collected_at_source") else "")
                    + ": the reference time for the recent-change and timestomp checks")
-    meta = cov.get("metadata") if isinstance(cov.get("metadata"), dict) else {}
+    meta = as_dict(cov.get("metadata"))
     if meta:
         kept = ", ".join(f"{k} {_yes_no(meta.get(k))}" for k in ("mode", "owner", "mtime", "ctime", "birthtime")
                          if k in meta)
         out.append(f"- File metadata in the artefacts: {kept}")
         for n in meta.get("notes") or ():
             out.append(f"  - {md_cell(n, 400)}")
-    conf = cov.get("config") if isinstance(cov.get("config"), dict) else {}
+    conf = as_dict(cov.get("config"))
     if conf.get("ns.conf"):
         out.append(f"- Configuration: {md_cell(conf['ns.conf'])}" + (f" ({md_cell(conf['header'])})" if conf.get("header") else ""))
     out.append("")
@@ -522,7 +523,7 @@ def _triage_section(r: HostResult) -> list[str]:
                     "every check family ran."]
     out.append("")
 
-    logs = cov.get("logs") if isinstance(cov.get("logs"), dict) else {}
+    logs = as_dict(cov.get("logs"))
     listed = [x for x in logs.get("listed") or () if isinstance(x, dict)]
     if listed:
         out += ["### Logs read", "", "| log | lines | first | last |", "|---|---|---|---|"]
@@ -568,7 +569,7 @@ def _coverage_gaps(cov: dict[str, Any], fams: dict[str, dict[str, Any]]) -> list
             out.append(f"- Not in the artefacts: **{md_cell(m.get('area'))}**, so unchecked: {md_cell(m.get('unchecked'), 300)}")
         else:
             out.append(f"- Not in the artefacts: {md_cell(m)}")
-    meta = cov.get("metadata") if isinstance(cov.get("metadata"), dict) else {}
+    meta = as_dict(cov.get("metadata"))
     lost = [k for k in ("mode", "owner", "ctime", "birthtime") if meta.get(k) is False]
     if lost:
         out.append(f"- File metadata missing from this copy: {', '.join(lost)} (timestomp and permission checks "
@@ -589,7 +590,7 @@ def _coverage_gaps(cov: dict[str, Any], fams: dict[str, dict[str, Any]]) -> list
             out.append(f"  - (and {n_ref - min(len(refused), _LIST_CAP)} more)")
     if cov.get("content_truncated_files"):
         out.append(f"- {cov['content_truncated_files']} large file(s) were content-checked only in their first part")
-    extras = cov.get("extras") if isinstance(cov.get("extras"), dict) else {}
+    extras = as_dict(cov.get("extras"))
     for name, st in sorted(extras.items()):
         if st != "available":
             out.append(f"- Optional extra **{md_cell(name)}**: {md_cell(st)}")

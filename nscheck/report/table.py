@@ -238,10 +238,10 @@ def render_rows(rows: Sequence[tuple[str, ...]], console: Console | None = None,
     for c, w in widths.items():
         t.add_column(_header(c, w), no_wrap=True, overflow="ellipsis", width=w, min_width=w, max_width=w)
     for row in shown:
-        cells = [Text(row[i]) for i in idx]
+        styled = [Text(row[i]) for i in idx]
         verdict = _verdict_key(row[1])
-        cells[1].stylize("magenta" if row[1].startswith(TABLE_LOW_LABEL) else _STYLE.get(verdict, ""))
-        t.add_row(*cells)
+        styled[1].stylize("magenta" if row[1].startswith(TABLE_LOW_LABEL) else _STYLE.get(verdict, ""))
+        t.add_row(*styled)
     console.print(t)
     dropped = [c for c in names if c not in widths and any(r[names.index(c)] for r in shown)]
     if dropped:

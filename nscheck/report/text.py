@@ -15,6 +15,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
+def as_dict(value: object) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one: saved results and ``extra`` are JSON
+    that a report must read without trusting its shape."""
+    return value if isinstance(value, dict) else {}
+
+
 def clean(value: Any, limit: int = 300) -> str:
     """One printable line, at most ``limit`` characters (an ellipsis marks the cut)."""
     if value is None:

@@ -76,6 +76,6 @@ def lint(directory: Path) -> LintReport:
         except SignatureError as e:
             errors.append(e)
         except ExceptionGroup as eg:
-            for e in eg.exceptions:
-                errors.append(e if isinstance(e, SignatureError) else SignatureError(directory, str(e)))
+            for x in eg.exceptions:
+                errors.append(x if isinstance(x, SignatureError) else SignatureError(directory, str(x)))
     return LintReport(tuple(errors), counts)

@@ -29,8 +29,8 @@ try:  # the regex parser: re._parser since 3.11
     import re._constants as _c
     import re._parser as _p
 except ImportError:  # pragma: no cover
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _p  # type: ignore[no-redef]
+    import sre_constants as _c
+    import sre_parse as _p
 
 __all__ = ["MAX_BOUND", "problems"]
 

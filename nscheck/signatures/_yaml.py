@@ -14,7 +14,7 @@ class _LineLoader(yaml.SafeLoader):
     pass
 
 
-class LinedDict(dict):  # type: ignore[type-arg]
+class LinedDict(dict):
     """A mapping that knows the line of each key (1-based)."""
 
     lines: dict[str, int]
@@ -34,7 +34,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LinedDict
     return d
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 # Dates stay strings: the schema validates them, and YAML's implicit date typing hides typos.
 _LineLoader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]

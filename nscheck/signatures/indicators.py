@@ -488,7 +488,7 @@ def _load_rules_file(file: Path, base: Path, errors: _Errors, seen: dict[str, st
         merged.update(r)
         if hasattr(r, "lines"):
             merged.lines = {**getattr(defaults, "lines", {}), **r.lines}
-            merged.start_line = r.start_line
+            merged.start_line = getattr(r, "start_line", None)
         rid = r.get("id")
         if isinstance(rid, str) and _ID_RE.match(rid):
             if rid in seen:

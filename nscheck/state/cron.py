@@ -76,7 +76,7 @@ async def drain(running: set[asyncio.Task[Any]], stop: asyncio.Event | None, gra
             if stop_wait is not None:
                 waiters.add(stop_wait)
             done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            pending -= done  # type: ignore[arg-type]
+            pending -= done
         if pending:
             _, late = await asyncio.wait(pending, timeout=max(0.0, grace))
             for t in late:

@@ -437,7 +437,8 @@ class StateStore:
             data["predates_observation"] = predates
         elif t is Transition.REGRESSED:
             data["predates_observation"] = False
-        episode_start = now if t in (Transition.NEW, Transition.REGRESSED) else (row["episode_start"] or row["first_seen"])
+        episode_start = now if t in (Transition.NEW, Transition.REGRESSED) or row is None \
+            else (row["episode_start"] or row["first_seen"])
         if row is None:
             c.execute(
                 "INSERT INTO findings (id, host_key, kind, rule_id, title, severity, status, verdict, first_seen,"
@@ -527,8 +528,7 @@ class StateStore:
             rule = exposure.ASSESSMENT_RULE
             fid = finding_id(key, FindingKind.ASSESSMENT, rule)
             row = existing.pop(rule, None)
-            until = max((_ts(i["until"]) for i in needs.values() if _ts(i["until"]) is not None),
-                        default=None)
+            until = max((u for i in needs.values() if (u := _ts(i["until"])) is not None), default=None)
             covered = False
             if row is not None and row["status"] == RESOLVED:
                 triaged_at = _ts(row["resolved_at"])

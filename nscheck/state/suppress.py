@@ -97,7 +97,7 @@ def load(path: str | Path) -> list[Suppression]:
         unknown = sorted(set(entry) - _KEYS)
         for key in unknown:
             errors.append(SuppressionError(p, f"unknown key (allowed: {', '.join(sorted(_KEYS))})", field=str(key), line=line_of(entry, key)))
-        missing = [k for k in _REQUIRED if not (isinstance(entry.get(k), str) and entry.get(k).strip())]
+        missing = [k for k in _REQUIRED if not (isinstance(v := entry.get(k), str) and v.strip())]
         for key in missing:
             errors.append(SuppressionError(p, "required, a non-empty string", field=key, line=line))
         expires = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -32,10 +33,10 @@ try:  # the regex parser: re._parser since 3.11
     from re._constants import LITERAL as _LITERAL
     from re._constants import SUBPATTERN as _SUBPATTERN
 except ImportError:  # pragma: no cover
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
-    from sre_constants import BRANCH as _BRANCH  # type: ignore[no-redef]
-    from sre_constants import LITERAL as _LITERAL  # type: ignore[no-redef]
-    from sre_constants import SUBPATTERN as _SUBPATTERN  # type: ignore[no-redef]
+    import sre_parse as _sre_parse
+    from sre_constants import BRANCH as _BRANCH
+    from sre_constants import LITERAL as _LITERAL
+    from sre_constants import SUBPATTERN as _SUBPATTERN
     _ATOMIC = None  # no atomic groups before 3.11
 
 from nscheck.signatures.triage import Rule
@@ -220,7 +221,7 @@ def _webshell_paths(ctx: Context) -> frozenset[str]:
     key = "webshell_url_paths"
     if key not in ctx.state:
         ctx.state[key] = frozenset().union(*(r.url_paths for r in ctx.rules.rules if r.test == "access_webshell"))
-    return ctx.state[key]  # type: ignore[no-any-return]
+    return ctx.state[key]
 
 
 def _test_request(ctx: Context, rule: Rule, path: str, no: int, line: str, low: str) -> Iterator[Hit]:
@@ -440,7 +441,7 @@ def finish_logs(ctx: Context, rules: Iterable[Rule]) -> Iterator[Hit]:
 
 def _finish_tcpconn(ctx: Context, rule: Rule) -> Iterator[Hit]:
     seen: dict[tuple[str, str, str], list[Any]] = ctx.state.get(f"tcpconn:{rule.id}", {})
-    total = int(ctx.family_stats.get("log", {}).get("tcpconnstat_records", 0))
+    total = int((ctx.family_stats.get("log") or Counter())["tcpconnstat_records"])
     # One Source behind most of ALL TCPCONNSTAT records and many users is the path through an
     # SNAT'ing proxy or load balancer (every session "mismatches"), or one host replaying many
     # stolen sessions. Either way it is one lead to check, not one per session.

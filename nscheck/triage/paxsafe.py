@@ -45,7 +45,7 @@ def pax_records(buf: bytes) -> list[tuple[bytes, bytes]]:
             break
         length = int(buf[pos:sp])
         if length == 0:
-            raise tarfile.InvalidHeaderError("invalid header")
+            raise tarfile.InvalidHeaderError("invalid header")  # type: ignore[attr-defined]  # real, not in typeshed
         end = pos + length
         if end > n or end <= sp + 1:
             break
@@ -63,16 +63,16 @@ def bounded_tarinfo(note: Note, label: str) -> type[tarfile.TarInfo]:
     ``note(what, path, reason)``."""
 
     class BoundedTarInfo(tarfile.TarInfo):
-        def _proc_gnulong(self, tf: Any) -> tarfile.TarInfo:  # type: ignore[override]
+        def _proc_gnulong(self, tf: Any) -> tarfile.TarInfo:
             if self.size <= MAX_EXT_HEADER:
-                return super()._proc_gnulong(tf)  # type: ignore[misc, no-any-return]
+                return super()._proc_gnulong(tf)  # type: ignore[misc]  # private in typeshed
             _skip(tf.fileobj, self._block(self.size))  # type: ignore[attr-defined]
             nxt = self.fromtarfile(tf)
             note("capped", f"{label}: {nxt.name}", f"GNU long-name header of {self.size} bytes exceeds the "
                  f"{MAX_EXT_HEADER}-byte limit: not read, the member keeps its short ustar name")
             return nxt
 
-        def _proc_pax(self, tf: Any) -> tarfile.TarInfo:  # type: ignore[override]
+        def _proc_pax(self, tf: Any) -> tarfile.TarInfo:
             size = self._block(self.size)  # type: ignore[attr-defined]
             if self.size > MAX_EXT_HEADER:
                 _skip(tf.fileobj, size)
@@ -104,13 +104,13 @@ def bounded_tarinfo(note: Note, label: str) -> type[tarfile.TarInfo]:
             try:
                 nxt = self.fromtarfile(tf)
             except tarfile.HeaderError as e:
-                raise tarfile.SubsequentHeaderError(str(e)) from None
+                raise tarfile.SubsequentHeaderError(str(e)) from None  # type: ignore[attr-defined]  # real, not in typeshed
             if "GNU.sparse.map" in pax_headers:
                 parts = pax_headers["GNU.sparse.map"].split(",", 2 * MAX_SPARSE_ENTRIES)[: 2 * MAX_SPARSE_ENTRIES]
                 nums = [int(x) for x in parts if x.isdigit()]
-                nxt.sparse = list(zip(nums[::2], nums[1::2], strict=False))
+                nxt.sparse = list(zip(nums[::2], nums[1::2], strict=False))  # type: ignore[assignment]  # typeshed: bytes
             elif "GNU.sparse.size" in pax_headers:
-                nxt.sparse = list(zip(offsets, numbytes, strict=False))
+                nxt.sparse = list(zip(offsets, numbytes, strict=False))  # type: ignore[assignment]  # typeshed: bytes
             elif pax_headers.get("GNU.sparse.major") == "1" and pax_headers.get("GNU.sparse.minor") == "0":
                 _sparse_10(nxt, tf)
             if self.type in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
@@ -158,4 +158,4 @@ def _sparse_10(nxt: tarfile.TarInfo, tf: Any) -> None:
             if want is not None and len(nums) >= 2 * want:
                 break
     nxt.offset_data = tf.fileobj.tell()
-    nxt.sparse = list(zip(nums[::2], nums[1::2], strict=False))
+    nxt.sparse = list(zip(nums[::2], nums[1::2], strict=False))  # type: ignore[assignment]  # typeshed: bytes

@@ -21,6 +21,7 @@ import tarfile
 import tempfile
 import time
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -325,7 +326,7 @@ class _Run:
         stream: IO[bytes] = br
         head = br.peek(6)[:6]
         if head[:2] == b"\x1f\x8b":
-            stream = gzip.GzipFile(fileobj=br, mode="rb")
+            stream = gzip.GzipFile(fileobj=br, mode="rb")  # type: ignore[assignment]  # a binary stream
         elif head[:3] == b"BZh":
             stream = bz2.BZ2File(br, "rb")
         elif head == b"\xfd7zXZ\x00":
@@ -389,12 +390,12 @@ class _Run:
                                          "was not checked (a decompression bomb, or a log to split first)")
                 return
 
-    def _spool(self, entry: Entry, hr: _HashingReader, pairs: list[tuple[Family, Rule]], hits: list[Hit],
+    def _spool(self, entry: Entry, hr: _HashingReader, pairs: Sequence[tuple[Family, Rule]], hits: list[Hit],
                gz: bool) -> bytes:
         limit = min(r.max_size or self.opts.content_cap for _f, r in pairs)
         stream: IO[bytes] = io.BufferedReader(hr, CHUNK)
         if gz:
-            stream = gzip.GzipFile(fileobj=stream, mode="rb")
+            stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]  # a binary stream
         with tempfile.NamedTemporaryFile(dir=self.ctx.tmpdir, prefix="spool-", delete=True) as tmp:
             written = 0
             try:
@@ -582,7 +583,7 @@ def _coverage(run: _Run, sources: Sequence[Source], collected: dt.datetime | Non
         rules = run.rules.by_family(name)
         if not rules:
             continue
-        st = ctx.family_stats.get(name, {})
+        st = ctx.family_stats.get(name) or Counter()
         entry: dict[str, Any] = {"rules": len(rules), "entries_examined": int(st.get("entries", 0)),
                                  "hits": int(st.get("hits", 0))}
         status = "checked" if st.get("entries") else "nothing to examine"
@@ -690,7 +691,7 @@ def _summary(ctx: Context, fams: dict[str, Any], missing: list[dict[str, str]], 
         firsts = sorted(x["first"] for x in ctx.logs if (x.get("first") or "")[:1].isdigit())
         lasts = sorted(x["last"] for x in ctx.logs if (x.get("last") or "")[:1].isdigit())
         span = f", earliest record {firsts[0]}, latest {lasts[-1]}" if firsts and lasts else ""
-        parts.append(f"Logs: {ctx.log_count} file(s), {int(ctx.family_stats.get('log', {}).get('lines', 0))} lines{span}.")
+        parts.append(f"Logs: {ctx.log_count} file(s), {int((ctx.family_stats.get('log') or Counter())['lines'])} lines{span}.")
     else:
         parts.append("Logs: NONE examined.")
     if idle:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bz2
 import datetime as dt
+import functools
 import gzip
 import io
 import lzma
@@ -143,11 +144,11 @@ class Source:
             head = raw.read(6)
             raw.seek(0)
         else:
-            raw = io.BufferedReader(raw, 1 << 16)  # type: ignore[arg-type]
-            head = raw.peek(6)[:6]  # type: ignore[attr-defined]
+            raw = io.BufferedReader(raw, 1 << 16)  # type: ignore[type-var]  # any readable binary stream works
+            head = raw.peek(6)[:6]
         stream: IO[bytes]
         if head[:2] == b"\x1f\x8b":
-            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]  # a binary stream
         elif head[:3] == b"BZh":
             stream = bz2.BZ2File(raw, "rb")
         elif head == b"\xfd7zXZ\x00":
@@ -228,7 +229,7 @@ class Source:
                         yield Entry(ipath, "file", **common), None
                         continue
                     member = m
-                    yield Entry(ipath, "file", **common), (lambda member=member: _extract(tf, member))
+                    yield Entry(ipath, "file", **common), functools.partial(_extract, tf, member)
                 else:
                     self.note("refused", ipath, "device file or FIFO: not read")
                     yield Entry(ipath, "other", **common), None
@@ -485,7 +486,7 @@ class ZipSource(Source):
                                   f"{self.max_member_bytes}-byte cap; content not read")
                         yield Entry(ipath, "file", **common), None
                         continue
-                    yield Entry(ipath, "file", **common), (lambda info=info: zf.open(info))
+                    yield Entry(ipath, "file", **common), functools.partial(zf.open, info)
 
 
 # -- disk images through dissect.target (optional extra) ------------------------------------
@@ -497,7 +498,7 @@ class ImageSource(Source):
 
     def _iter(self) -> Iterator[tuple[Entry, Opener | None]]:
         try:
-            from dissect.target import Target  # type: ignore[import-not-found]
+            from dissect.target import Target
         except ImportError:
             raise SourceUnavailable(
                 f"{self.image}: disk images need the optional 'image' extra (pip install 'nscheck[image]', "
@@ -534,7 +535,7 @@ class ImageSource(Source):
                     yield Entry(ipath, "dir", **common), None
                     stack.append(p)
                 elif stat.S_ISREG(st.st_mode):
-                    yield Entry(ipath, "file", **common), (lambda p=p: p.open("rb"))
+                    yield Entry(ipath, "file", **common), functools.partial(p.open, "rb")
                 else:
                     yield Entry(ipath, "other", **common), None
 

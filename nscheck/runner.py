@@ -535,7 +535,7 @@ def _scan_and_report(opts: ScanOptions, targets: Iterable[Target], sigs: ScanSig
         print(line, file=sys.stderr)
     from nscheck.deliver.base import DeliveryStats
 
-    delivery = [s.stats for s in sinks if isinstance(getattr(s, "stats", None), DeliveryStats)]
+    delivery = [st for s in sinks if isinstance(st := getattr(s, "stats", None), DeliveryStats)]
     for st in delivery:
         if st.failed or not opts.quiet:
             print(f"nscheck: {st.line()}", file=sys.stderr)

@@ -61,7 +61,8 @@ def _sd_name(name: str) -> str:
 
 
 def format_message(doc: dict[str, Any], *, msgid: str, hostname: str, params: dict[str, Any]) -> str:
-    sev = _SEVERITY.get((doc.get("event") or {}).get("severity"), 6)
+    raw_sev = (doc.get("event") or {}).get("severity")
+    sev = _SEVERITY.get(raw_sev, 6) if isinstance(raw_sev, int) else 6
     ts = doc.get("@timestamp") or dt.datetime.now(dt.UTC).isoformat()
     ts = str(ts).replace("+00:00", "Z")
     sd = "".join(f' {_sd_name(k)}="{_sd_value(v)}"' for k, v in params.items() if v not in (None, "", []))

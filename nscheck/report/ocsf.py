@@ -54,7 +54,7 @@ def _severity(doc: dict[str, Any]) -> int:
     if name in _SEVERITY_ID:
         return _SEVERITY_ID[name]
     num = (doc.get("event") or {}).get("severity")
-    return {90: 5, 70: 4, 50: 3, 30: 2, 10: 1}.get(num, 0)
+    return {90: 5, 70: 4, 50: 3, 30: 2, 10: 1}.get(num, 0) if isinstance(num, int) else 0
 
 
 class OcsfWriter:
@@ -106,7 +106,7 @@ class OcsfWriter:
         info: dict[str, Any] = {
             "uid": ns.get("finding_id"), "title": (doc.get("rule") or {}).get("name") or ns.get("finding_id"),
             "desc": doc.get("message"), "types": [{"advisory": "Vulnerability", "indicator": "Indicator of compromise",
-                                                   "assessment": "Compromise assessment required"}.get(kind, str(kind))],
+                                                   "assessment": "Compromise assessment required"}.get(str(kind), str(kind))],
             "product_uid": "nscheck",
         }
         for src, dst in (("first_seen", "first_seen_time"), ("last_seen", "last_seen_time")):

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -37,6 +38,10 @@ __all__ = ["LiveSource", "SshAuth", "SshTarget", "collect", "parse_ssh_target", 
 LINE_CAP = 1 << 20  # one framing line; base64 lines are 64-76 chars
 _VERSION = re.compile(r"NetScaler NS\d+\.\d+:? Build [0-9.]+[^\r\n]{0,80}")
 SHELL_NAMES = {"stat_listing": "stat_listing.txt", "ps": "ps.txt", "sockstat": "sockstat.txt", "netstat": "netstat.txt"}
+
+
+def _open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
+    return open(path, "rb")
 
 
 class SshTargetError(ValueError):
@@ -375,7 +380,7 @@ class LiveSource(Source):
                 path = s.path
                 yield (Entry(f"/.collector/shell/{name}", "file", size=s.size, mode=0o600, uid=0, gid=0, mtime=when,
                              origin=f"ssh command {s.cmd_id}"),
-                       (lambda path=path: open(path, "rb")))  # noqa: SIM115 - the runner closes it
+                       functools.partial(_open_binary, path))  # the runner closes it
 
 
 INSTALL_BUCKET_S = 600.0
@@ -472,16 +477,16 @@ def triage_collection(col: Collection, opts: Any, rules: Any, sigdir: Path | Non
     live["checks_run_live"] = sorted(n for n, st in (cov.get("families") or {}).items()
                                      if st.get("status") in ("checked", "partial"))
     cov["live"] = live
-    error = result.error
+    result_error = result.error
     incomplete = [s.cmd_id for s in col.streams if not s.complete or s.capped]
     if col.error or incomplete:
         why = col.error or ("streams incomplete or capped: " + ", ".join(incomplete))
-        error = f"{error}; {why}" if error else why
+        result_error = f"{result_error}; {why}" if result_error else why
         cov["summary"] = "INCOMPLETE COLLECTION: " + why + ". " + cov.get("summary", "")
     if result.build is None and build_info is not None:
         result = dataclasses.replace(result, build=build_info)
-    return dataclasses.replace(result, coverage=cov, error=error,
-                               status=HostStatus.ERROR if error else result.status,
+    return dataclasses.replace(result, coverage=cov, error=result_error,
+                               status=HostStatus.ERROR if result_error else result.status,
                                extra={**result.extra, "source": url})
 
 

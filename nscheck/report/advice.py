@@ -89,9 +89,9 @@ def clean_action(action: str, release: str | None) -> str | None:
     text = re.sub(r"\s*;?\s*\bUNCONFIRMED\b.*$", "", text).strip(" ;,")
     if not text or _BARE_UPGRADE.match(text):
         return None
-    m = re.match(r"^(?:Upgrade|Patch)\s*\(on (\d{2}\.\d): (.+)\)$", text)
-    if m:
-        text = f"On {m.group(1)}: {m.group(2)}"
+    on_train = re.match(r"^(?:Upgrade|Patch)\s*\(on (\d{2}\.\d): (.+)\)$", text)
+    if on_train:
+        text = f"On {on_train.group(1)}: {on_train.group(2)}"
     if _COMMAND.match(text):
         cut = min([i for i in (text.find(" ("), text.find(" for CVE"), text.find(" via ")) if i > 0] or [len(text)])
         text = f"Run `{text[:cut]}`{text[cut:]}"

@@ -16,6 +16,7 @@ from nscheck.report.advice import host_steps
 from nscheck.report.html import CSP, CSS, breakable, step_html
 from nscheck.report.text import (
     LOW_CONFIDENCE_LABEL,
+    as_dict,
     build_text,
     clean,
     docs_of,
@@ -107,7 +108,7 @@ def _indicators(r: HostResult) -> list[str]:
            '<table><thead><tr><th>rule</th><th>where</th><th>evidence</th><th>severity</th></tr></thead><tbody>']
     for i in r.indicators:
         where = (i.path or i.url or "") + (f":{i.line}" if i.path and i.line is not None else "")
-        info = i.file if isinstance(i.file, dict) else {}
+        info = as_dict(i.file)
         extra = ""
         if info:
             bits = [f"size {human_size(info.get('size'))}"] if "size" in info else []
@@ -176,19 +177,19 @@ def _assessment(r: HostResult) -> list[str]:
         out.append("<p><b>Closed</b>: a triage result was recorded.</p>" if resolved else
                    "<p><b>OPEN</b>: this host was vulnerable while these bulletins were exploited in the wild. "
                    "Patching does not remove an intrusion that happened before: check for abuse.</p>")
-        windows = d.get("windows") if isinstance(d.get("windows"), dict) else {}
+        windows = as_dict(d.get("windows"))
         if windows:
             out.append("<table><thead><tr><th>bulletin</th><th>exposure window</th><th>exploitation known from</th>"
                        "</tr></thead><tbody>")
             for b in d.get("bulletins") or ():
-                w = windows.get(b) if isinstance(windows.get(b), dict) else {}
-                facts = w.get("exploitation") if isinstance(w.get("exploitation"), dict) else {}
+                w = as_dict(windows.get(b))
+                facts = as_dict(w.get("exploitation"))
                 names = ", ".join(str(x) for x in facts.get("names") or ())
                 out.append(f"<td>{_e(clean(b, 40))}{' <strong>' + _e(clean(names, 80)) + '</strong>' if names else ''}</td>"
                            f"<td>{_e(clean(window_text(w), 400))}</td><td>{_e(clean(facts.get('exploited_basis') or '', 300))}"
                            "</td></tr>")
             out.append("</tbody></table>")
-        res = d.get("resolution") if isinstance(d.get("resolution"), dict) else {}
+        res = as_dict(d.get("resolution"))
         if resolved and res:
             out.append(f"<p>Closed {_e(clean(res.get('at') or '', 40))} through {_e(clean(res.get('by') or '?', 20))}: "
                        f"{_e(clean(res.get('reason') or 'no reason recorded', 300))}</p>")
@@ -211,7 +212,7 @@ def _history(r: HostResult) -> list[str]:
                    f"{_e(clean(st.get('build') or '?', 60))}.</li>")
     out.append(f"<li>This run: {_e(summary_line(host_transitions(r)))}.</li></ul>")
     rows: list[tuple[str, str, str]] = []
-    metas: Any = r.extra.get("findings") if isinstance(r.extra.get("findings"), dict) else {}
+    metas: Any = as_dict(r.extra.get("findings"))
     for f in findings_of(r):
         m = metas.get(f.id) or {}
         if m.get("transition"):

@@ -89,7 +89,7 @@ def _click() -> Any:
     try:
         import click
     except ImportError:  # typer >= 0.2x vendors click privately
-        from typer import _click as click  # type: ignore[no-redef]
+        from typer import _click as click
     return click
 
 

@@ -214,7 +214,7 @@ def combine_build(claims: Sequence[BuildClaim], tables: FingerprintTables) -> tu
         if exact[0].confidence is Confidence.LOW and len({c.method for c in exact_all}) < 2:
             # One low-confidence source and nothing to corroborate it (issue 11 §2): a
             # candidate whose only trustworthy content is the date it came from.
-            note = (f"{b} rests on one low-confidence source ({', '.join(sorted({c.method for c in exact}))}): "
+            note: str | None = (f"{b} rests on one low-confidence source ({', '.join(sorted({c.method for c in exact}))}): "
                     "a candidate, not an exact build")
             return _info(b.release, None, False, (b,), methods, Confidence.LOW, None, None, note), DATED
         conflict = None

@@ -218,7 +218,8 @@ class ProbeClient:
         from nscheck.probe.ratelimit import RateLimiter
 
         # --rate-limit: one limiter for the whole run, shared by every host's fetcher.
-        self.pacer = RateLimiter(opts.rate_limit) if getattr(opts, "rate_limit", None) else None
+        rate = getattr(opts, "rate_limit", None)
+        self.pacer = RateLimiter(rate) if rate else None
 
     def trace(self, r: HttpResponse, scrub: Any = None) -> None:
         """-v: one stderr line per request sent. Method, URL (targets never carry userinfo),

@@ -377,7 +377,7 @@ class _Run:
                 if bytes_bomb or lines_bomb:
                     ctx.stat("log", "bombs")
                     why = (f"compressed log inflates more than {ratio}:1 or holds more than {_BOMB_LINES_PER_BYTE} "
-                           f"lines per compressed byte ({packed.n} bytes -> {total} bytes, {count} lines so far): a "
+                           f"lines per compressed byte ({packed_n} bytes -> {total} bytes, {count} lines so far): a "
                            f"decompression bomb or a flood of identical lines; read up to line {count} only")
                     ctx.unreadable_file(entry.path, why)
                     # what follows the flood was not examined: the triage is not a clean one

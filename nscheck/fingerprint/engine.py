@@ -13,6 +13,7 @@ import datetime as dt
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 from urllib.parse import urlsplit
 
 from nscheck.build import Build, Train, edition_candidates
@@ -38,6 +39,10 @@ __all__ = ["Fingerprint", "combine_build", "decide_product", "fingerprint_host",
 ROLE_FACTS = ("gateway", "aaa", "management")
 
 
+# How far the candidate builds can be trusted (see CLOSED / FLOOR / DATED below).
+Bound = Literal["", "floor", "dated"]
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     product: ProductInfo
@@ -45,7 +50,7 @@ class Fingerprint:
     facts: dict[str, Precondition]
     pages: tuple[HttpResponse, ...]  # every response seen, in order (root, random path, login pages, ...)
     skipped: tuple[Skipped, ...] = ()
-    bound: str = ""  # "" closed candidate set | "floor" newer unlisted builds possible | "dated" guessed from a date
+    bound: Bound = ""  # "" closed candidate set | "floor" newer unlisted builds possible | "dated" guessed from a date
     builds: tuple[Build, ...] = ()  # what to hand to the assessment engine
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
     # For a floor or dated bound (issue 11 §3): when the build was compiled, the trains it can be
@@ -169,12 +174,12 @@ def _plain(b: Build) -> Build:
 _RANK = {Confidence.HIGH: 3, Confidence.MEDIUM: 2, Confidence.LOW: 1}
 
 # How far the candidate set can be trusted (what the assessment may conclude from it):
-CLOSED = ""  # the build is one of the candidates
-FLOOR = "floor"  # at least the floor: newer, unlisted builds are possible
-DATED = "dated"  # guessed from a compile date: the true build may be on no list at all
+CLOSED: Bound = ""  # the build is one of the candidates
+FLOOR: Bound = "floor"  # at least the floor: newer, unlisted builds are possible
+DATED: Bound = "dated"  # guessed from a compile date: the true build may be on no list at all
 
 
-def combine_build(claims: Sequence[BuildClaim], tables: FingerprintTables) -> tuple[BuildInfo | None, str]:
+def combine_build(claims: Sequence[BuildClaim], tables: FingerprintTables) -> tuple[BuildInfo | None, Bound]:
     """(BuildInfo, bound). The most confident exact claims win; exact claims of the same
     confidence that disagree, or floors/ceilings that contradict them, are a conflict."""
     if not claims:
@@ -396,7 +401,7 @@ def _dated(fp: Fingerprint, lad: _Ladder, tables: FingerprintTables) -> Fingerpr
     return replace(fp, build=info, builds=cands, compiled=cd, trains=trains, floors=floors)
 
 
-def _finish(lad: _Ladder, product: ProductInfo, info: BuildInfo | None, bound: str) -> Fingerprint:
+def _finish(lad: _Ladder, product: ProductInfo, info: BuildInfo | None, bound: Bound) -> Fingerprint:
     extra = tuple(e for o in lad.outcomes for e in o.evidence)
     moved = getattr(lad.fetcher, "upgraded_to", None)
     if getattr(lad.fetcher, "plain_http", False):

@@ -15,11 +15,12 @@ import re
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from nscheck.build import Build, BuildError, parse_build
 from nscheck.model import Certificate, Confidence, Evidence, Skipped
 from nscheck.probe.types import HttpResponse
-from nscheck.signatures.fingerprints import FingerprintTables, LastModifiedRow, http_date
+from nscheck.signatures.fingerprints import FingerprintTables, LastModifiedRow, Strength, http_date
 
 RDX_PATH = "/vpn/js/rdx/core/lang/rdx_en.json.gz"
 EPA_DEB_PATH = "/epa/scripts/linux/nsepa.deb"
@@ -42,12 +43,19 @@ class Req:
     method: str = "GET"
 
 
+# What one build claim says: this build, one of these, at least one of these (per release), or
+# older than this (same release).
+Relation = Literal["exact", "candidates", "floor", "before"]
+# When a method runs: product detection, build, extra confirmation of the product, extra build evidence.
+Stage = Literal["product", "build", "confirm", "extra"]
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     """A product observation: ``strength`` strong | corroborator | title; ``role`` may be ''."""
 
     marker: str
-    strength: str
+    strength: Strength
     role: str
     evidence: Evidence
     page_only: bool = False  # seen only in page markup, which a clone copies verbatim
@@ -63,7 +71,7 @@ class BuildClaim:
     """
 
     method: str
-    relation: str
+    relation: Relation
     builds: tuple[Build, ...]
     confidence: Confidence
     detail: str
@@ -113,7 +121,7 @@ class Observations:
 @dataclass(frozen=True)
 class Method:
     name: str
-    stage: str  # "product" | "build"
+    stage: Stage
     requests: tuple[Req, ...]
     run: Callable[[Observations, FingerprintTables], Outcome]
     doc: str = ""
@@ -345,7 +353,7 @@ def check_rdx(obs: Observations, tables: FingerprintTables) -> Outcome:
     if info.kind == "zeroed":
         known = next((z for z in tables.zeroed if z.body_md5 == info.md5), None)
         floors = tuple(z.floor for z in tables.zeroed)
-        strength = "strong" if known else "corroborator"
+        strength: Strength = "strong" if known else "corroborator"
         detail = (f"rdx_en.json.gz has MTIME 0 ({info.reason}, {len(r.body)} bytes){note}: "
                   f"a build of {' or '.join(f'{b} or later' for b in floors)} (timestamp removed by Citrix)")
         ev = Evidence("rdx_stamp", detail, r.url, Confidence.HIGH if known else Confidence.MEDIUM)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -104,11 +104,16 @@ class LastModifiedRow:
     confidence: Confidence
 
 
+# Closed vocabularies of the tables (validated on load; the fingerprint engine matches on them).
+Strength = Literal["strong", "corroborator", "title"]  # how much one product marker proves
+EpaRelation = Literal["exact", "floor", "before"]  # what an nsepa.deb size says about the build
+
+
 @dataclass(frozen=True, slots=True)
 class EpaRow:
     path: str
     size: int
-    relation: str  # "exact" | "floor" | "before"
+    relation: EpaRelation
     build: Build
     source: str
     confidence: Confidence
@@ -138,7 +143,7 @@ class Marker:
     id: str
     location: str  # body | cookie | header_name | location | header:<name>
     pattern: re.Pattern[str]
-    strength: str  # strong | corroborator | title
+    strength: Strength
     role: str  # "" | gateway | aaa | management
     min_body: int
     source: str

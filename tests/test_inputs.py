@@ -8,67 +8,20 @@ zero requests. The control case (nothing broken) proves the server would have be
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import shutil
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import SHIPPED_SIGNATURES as SHIPPED
+from conftest import CountingHandler, _run_cli
 
-from nscheck.cli import main
 from nscheck.exitcodes import ExitCode
-from nscheck.paths import signatures_dir
-
-SHIPPED = signatures_dir(None)
-
-
-class _Counting(BaseHTTPRequestHandler):
-    hits = 0
-
-    def do_GET(self) -> None:
-        type(self).hits += 1
-        body = b"<html><head><title>hello</title></head><body>plain site</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_HEAD = do_GET
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[str, type[_Counting]]]:
-    handler = type("H", (_Counting,), {"hits": 0})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-@pytest.fixture
-def sigs(tmp_path: Path) -> Path:
-    d = tmp_path / "signatures"
-    shutil.copytree(SHIPPED, d)
-    return d
 
 
 def _cli(args: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as ex:
-        main(args)
-    return int(ex.value.code or 0), out.getvalue(), err.getvalue()
+    return _run_cli(args)
 
 
 def _scan(url: str, sigdir: Path, *extra: str) -> tuple[int, str, str]:
@@ -86,9 +39,9 @@ def _line_of(path: Path, needle: str) -> int:
     return next(n for n, ln in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in ln)
 
 
-def test_control_a_good_set_reaches_the_server(server: tuple[str, type[_Counting]], sigs: Path) -> None:
-    url, handler = server
-    code, out, err = _scan(url, sigs)
+def test_control_a_good_set_reaches_the_server(counting_server: tuple[str, type[CountingHandler]], signatures_copy: Path) -> None:
+    url, handler = counting_server
+    code, out, err = _scan(url, signatures_copy)
     assert code in (ExitCode.OK, ExitCode.FINDINGS), err
     assert handler.hits > 0 and '"not_netscaler"' in out
 
@@ -138,11 +91,11 @@ BROKEN_FILES: dict[str, Breaker] = {
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN_FILES))
-def test_a_broken_rule_file_exits_64_before_any_request(kind: str, server: tuple[str, type[_Counting]], sigs: Path,
+def test_a_broken_rule_file_exits_64_before_any_request(kind: str, counting_server: tuple[str, type[CountingHandler]], signatures_copy: Path,
                                                         tmp_path: Path) -> None:
-    url, handler = server
-    file, line, text = BROKEN_FILES[kind](sigs, tmp_path)
-    code, _out, err = _scan(url, sigs)
+    url, handler = counting_server
+    file, line, text = BROKEN_FILES[kind](signatures_copy, tmp_path)
+    code, _out, err = _scan(url, signatures_copy)
     assert code == ExitCode.USAGE, err
     assert handler.hits == 0
     assert Path(file).name in err and text in err, err
@@ -152,10 +105,10 @@ def test_a_broken_rule_file_exits_64_before_any_request(kind: str, server: tuple
     assert "Traceback" not in err
 
 
-def test_dry_run_checks_the_inputs_too(server: tuple[str, type[_Counting]], sigs: Path, tmp_path: Path) -> None:
-    url, handler = server
-    _allowlist(sigs, tmp_path)
-    code, out, err = _scan(url, sigs, "--dry-run")
+def test_dry_run_checks_the_inputs_too(counting_server: tuple[str, type[CountingHandler]], signatures_copy: Path, tmp_path: Path) -> None:
+    url, handler = counting_server
+    _allowlist(signatures_copy, tmp_path)
+    code, out, err = _scan(url, signatures_copy, "--dry-run")
     assert code == ExitCode.USAGE and "allowlist.yaml" in err and out == ""
     assert handler.hits == 0
 
@@ -177,9 +130,9 @@ def _bad_option_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
 
 @pytest.mark.parametrize("case", ["allow_origin_value", "allow_origin_file_line", "allow_origin_file_every_line",
                                   "allow_origin_file_missing", "suppressions", "indicator_paths"])
-def test_a_bad_rule_option_exits_64_before_any_request(case: str, server: tuple[str, type[_Counting]],
+def test_a_bad_rule_option_exits_64_before_any_request(case: str, counting_server: tuple[str, type[CountingHandler]],
                                                        tmp_path: Path) -> None:
-    url, handler = server
+    url, handler = counting_server
     args, expected = _bad_option_cases(tmp_path)[case]
     code, _out, err = _scan(url, SHIPPED, *args)
     assert code == ExitCode.USAGE, err
@@ -188,23 +141,23 @@ def test_a_bad_rule_option_exits_64_before_any_request(case: str, server: tuple[
     assert "Traceback" not in err
 
 
-def test_no_indicators_needs_no_indicator_rules(server: tuple[str, type[_Counting]], sigs: Path, tmp_path: Path) -> None:
+def test_no_indicators_needs_no_indicator_rules(counting_server: tuple[str, type[CountingHandler]], signatures_copy: Path, tmp_path: Path) -> None:
     # Only what the run uses is required: with the checks off, their rules are not read.
-    url, handler = server
-    _indicator_rule(sigs, tmp_path)
-    code, _out, err = _scan(url, sigs, "--no-indicators")
+    url, handler = counting_server
+    _indicator_rule(signatures_copy, tmp_path)
+    code, _out, err = _scan(url, signatures_copy, "--no-indicators")
     assert code in (ExitCode.OK, ExitCode.FINDINGS), err
     assert handler.hits > 0
 
 
-def test_triage_with_a_broken_rule_or_bulletin_exits_64_before_reading(sigs: Path, tmp_path: Path) -> None:
+def test_triage_with_a_broken_rule_or_bulletin_exits_64_before_reading(signatures_copy: Path, tmp_path: Path) -> None:
     bundle = tmp_path / "appliance"
     (bundle / "nsconfig").mkdir(parents=True)
     (bundle / "nsconfig" / "ns.conf").write_text("#NS14.1 Build 43.50\n", encoding="utf-8")
-    rule = sigs / "triage" / "known_bad.yaml"
+    rule = signatures_copy / "triage" / "known_bad.yaml"
     _edit(rule, "    severity: high\n", "    severity: apocalyptic\n")
     out_dir = tmp_path / "out"
-    code, _out, err = _cli(["triage", str(bundle), "--signatures", str(sigs), "-o", str(out_dir)])
+    code, _out, err = _cli(["triage", str(bundle), "--signatures", str(signatures_copy), "-o", str(out_dir)])
     assert code == ExitCode.USAGE and "known_bad.yaml" in err and "Traceback" not in err, err
     assert not out_dir.exists() or not any(out_dir.iterdir())
     # the bulletins the triage assesses the found build against are checked up front as well

@@ -24,11 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.x509.oid import NameOID
+from tls_fixtures import loopback_cert
 
 from nscheck.cli import main
 from nscheck.feed import bundle as B
@@ -374,24 +372,6 @@ def test_url_from_config_and_env(tmp_path, key, capsys, monkeypatch):
 
 # -- over HTTPS on loopback ----------------------------------------------------------------------
 
-def _tls_pair(tmp_path: Path) -> tuple[Path, Path]:
-    k = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nscheck test feed")])
-    now = dt.datetime.now(dt.UTC)
-    import ipaddress
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(k.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(k, hashes.SHA256()))
-    c, kp = tmp_path / "feed-cert.pem", tmp_path / "feed-key.pem"
-    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    kp.write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
-    return c, kp
-
-
 class _Feed(http.server.BaseHTTPRequestHandler):
     routes: dict[str, bytes] = {}
 
@@ -434,7 +414,7 @@ class _Feed(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def feed(tmp_path, key) -> Iterator[tuple[str, Path]]:
-    cert, kp = _tls_pair(tmp_path)
+    cert, kp = loopback_cert(tmp_path, "feed")
     _Feed.routes = {"/good": _good(tmp_path, key)}
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tls_fixtures import loopback_cert
 
 from nscheck.cli import main
 from nscheck.lab import start_lab
@@ -164,7 +165,7 @@ def rsyslog(tmp_path) -> Iterator[dict[str, Any]]:
     work.mkdir()
     udp, tcp, tls = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_STREAM)
     out = work / "messages.log"
-    cert, key = _tls_pair(work)
+    cert, key = loopback_cert(work, "syslog")
     conf = work / "rsyslog.conf"
     conf.write_text(f"""
 global(workDirectory="{work}" defaultNetstreamDriverCAFile="{cert}"
@@ -206,31 +207,6 @@ def _read_back(path: Path, want: int, timeout: float = 20) -> list[str]:
 
 
 _RFC5424 = re.compile(r'^<(\d+)>1 (\S+) (\S+) nscheck - (finding|run) \[nscheck@32473 ([^\]]*(?:\\\][^\]]*)*)\] (.*)$')
-
-
-def _tls_pair(d: Path) -> tuple[Path, Path]:
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    k = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(k.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(k, hashes.SHA256()))
-    c, kp = d / "syslog-cert.pem", d / "syslog-key.pem"
-    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    kp.write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                   serialization.NoEncryption()))
-    return c, kp
 
 
 @pytest.mark.parametrize("proto", ["tcp", "udp", "tls"])
@@ -508,3 +484,35 @@ def test_lifecycle_end_to_end_fixed_host_sends_close(rsyslog, hec, tmp_path, cap
     assert _read_back(rsyslog["out"], 2)
     assert any(e["event"]["nscheck"].get("transition") == "resolved" for e in hec.events
                if e["event"]["event"]["dataset"] == "nscheck.finding")
+
+
+def test_close_never_waits_on_a_stuck_collector_and_spools_the_batch_in_flight(tmp_path) -> None:
+    """A collector that accepts the connection and never answers: the end of the run waits only
+    close_wait_s, and the batch being sent is spooled (not lost when the process exits)."""
+    from nscheck.deliver.base import ThreadedDelivery
+    from nscheck.deliver.spool import Spool
+    from nscheck.model import RunInfo, RunSummary
+
+    release = threading.Event()
+
+    class Stuck(ThreadedDelivery):
+        def events_for_host(self, result):  # type: ignore[no-untyped-def]
+            return []
+
+        def send(self, batch: list[str]) -> int:
+            release.wait(30)
+            return len(batch)
+
+    run = RunInfo(run_id="r", started="2026-12-01T00:00:00Z", kind="scan", tool_version="t")
+    sink = Stuck("stuck", Spool(tmp_path, "stuck"), close_wait_s=0.5)
+    sink.open(run)
+    sink._enqueue(["one", "two"])
+    sink._enqueue(["three"])
+    time.sleep(0.2)  # the worker is now inside send() with the first batch
+    t0 = time.monotonic()
+    sink.close(RunSummary(run=run, ended="2026-12-01T00:00:01Z", duration_ms=0, hosts=0, counts={}))
+    waited = time.monotonic() - t0
+    release.set()
+    assert waited < 10  # bounded by close_wait_s, not by the collector (30 s here)
+    assert sink.stats.failed and sink.stats.sent == 0
+    assert sink.spool.claim() == ["one", "two", "three"]

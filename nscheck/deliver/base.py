@@ -51,7 +51,9 @@ class ThreadedDelivery:
         self._q: queue.Queue[list[str] | None] = queue.Queue(maxsize=QUEUE_MAX)
         self._worker: threading.Thread | None = None
         self._down = False  # set after a non-retryable refusal: the rest goes to the spool
-        self._lock = threading.Lock()
+        self._closed = False  # close() has spooled what was left; the worker stops
+        self._inflight: list[str] | None = None  # the batch being sent right now
+        self._lock = threading.Lock()  # stats, spool and the two fields above; never held while sending
 
     # -- to implement ---------------------------------------------------------------------------
     def events_for_host(self, result: HostResult) -> list[str]:
@@ -87,16 +89,19 @@ class ThreadedDelivery:
             self._q.put(None, timeout=1)
         if self._worker is not None:
             self._worker.join(self.close_wait_s)
-        # Whatever the worker did not get to (collector slow or down, SIGTERM): to the spool.
-        rest: list[str] = []
-        while True:
-            try:
-                item = self._q.get_nowait()
-            except queue.Empty:
-                break
-            if item:
-                rest.extend(item)
+        # Whatever the worker did not get to (collector slow or down, SIGTERM): to the spool,
+        # including a batch it is still sending. The process may exit before that send ends, so
+        # the batch is spooled too; if it does arrive, the next run sends it again (at-least-once).
         with self._lock:
+            self._closed = True
+            rest: list[str] = list(self._inflight or [])
+            while True:
+                try:
+                    item = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if item:
+                    rest.extend(item)
             self._spool(rest, "run ended before the collector took them")
 
     # -- internals ------------------------------------------------------------------------------
@@ -131,12 +136,20 @@ class ThreadedDelivery:
                 if item is None:
                     return
                 with self._lock:
+                    if self._closed:
+                        return  # close() spooled everything still queued
                     if self._down:
                         self._spool(item, "")
                         continue
-                    from_spool = sum(1 for ln in item if ln.startswith("\x00spool\x00"))
-                    plain = [ln.removeprefix("\x00spool\x00") for ln in item]
-                    taken = self.send(plain)
+                    self._inflight = item
+                # Sent without the lock: close() must never wait behind a slow collector.
+                from_spool = sum(1 for ln in item if ln.startswith("\x00spool\x00"))
+                plain = [ln.removeprefix("\x00spool\x00") for ln in item]
+                taken = self.send(plain)
+                with self._lock:
+                    self._inflight = None
+                    if self._closed:
+                        return  # close() already spooled this batch
                     self.stats.sent += taken
                     self.stats.resent_from_spool += min(taken, from_spool)
                     if taken < len(plain):

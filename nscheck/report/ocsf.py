@@ -138,8 +138,9 @@ class OcsfWriter:
                 v: dict[str, Any] = {"title": (vul or {}).get("description") or cve, "severity": _SEVERITY_NAME[sev],
                                      "vendor_name": "Cloud Software Group (Citrix)"}
                 if str(cve).startswith("CVE-"):
-                    v["cve"] = {"uid": cve, **({"cvss": [{"base_score": float(score), "version": "4.0" if score else ""}]}
-                                               if score is not None and len(cves) == 1 else {})}
+                    # No cve.cvss: OCSF requires its version, and the bulletin data mixes CVSS 3.1 and
+                    # 4.0 without saying which per score. The bulletin's highest score is in unmapped.
+                    v["cve"] = {"uid": cve}
                 if ns.get("fixed_in"):
                     v["is_fix_available"] = True
                     v["remediation"] = {"desc": f"Upgrade to {ns.get('minimum_upgrade') or ns['fixed_in']} or later."}
@@ -150,6 +151,8 @@ class OcsfWriter:
                 items.append(v)
             if not items:
                 items = [{"title": info["title"], "severity": _SEVERITY_NAME[sev]}]
+            if score is not None:
+                ev["unmapped"]["max_cvss"] = score
             ev["vulnerabilities"] = items
             ev["resource"] = {"uid": ns.get("host_key"), "name": (doc.get("host") or {}).get("name"),
                               "type": "NetScaler ADC/Gateway"}

@@ -148,10 +148,25 @@ def test_ocsf_scan_with_state_creates_then_updates(lab, tmp_path, capsys) -> Non
 
 # -- syslog into a real rsyslog --------------------------------------------------------------------
 
+def _free_ports(*kinds: int) -> list[int]:
+    """Free ports, all different numbers: every socket stays bound until all are chosen (one at a
+    time, the kernel may hand out the same free port twice: CI once got tcp == tls)."""
+    for _ in range(50):
+        socks = [socket.socket(socket.AF_INET, kind) for kind in kinds]
+        try:
+            for s in socks:
+                s.bind(("127.0.0.1", 0))
+            ports = [s.getsockname()[1] for s in socks]
+        finally:
+            for s in socks:
+                s.close()
+        if len(set(ports)) == len(ports):  # a UDP and a TCP port may share a number: avoid it too
+            return ports
+    raise AssertionError("no distinct free ports on loopback")
+
+
 def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return _free_ports(kind)[0]
 
 
 @pytest.fixture
@@ -163,7 +178,7 @@ def rsyslog(tmp_path) -> Iterator[dict[str, Any]]:
         pytest.skip("rsyslogd not installed")
     work = tmp_path / "rsyslog"
     work.mkdir()
-    udp, tcp, tls = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_STREAM)
+    udp, tcp, tls = _free_ports(socket.SOCK_DGRAM, socket.SOCK_STREAM, socket.SOCK_STREAM)
     out = work / "messages.log"
     cert, key = loopback_cert(work, "syslog")
     conf = work / "rsyslog.conf"

@@ -37,7 +37,7 @@ from nscheck.model import (
     Skipped,
 )
 from nscheck.options import ScanOptions
-from nscheck.probe.types import HttpResponse
+from nscheck.probe.types import NO_ANSWER, ErrorKind, HttpResponse, no_answer
 from nscheck.report.base import RunInfo, RunSummary, Sink
 from nscheck.report.exitcodes import signatures_meta
 from nscheck.targets import (
@@ -52,8 +52,8 @@ from nscheck.targets import (
 
 __all__ = ["ScanSignatures", "load_signatures", "run", "scan_async", "scan_host", "scan_hosts"]
 
-_NO_ANSWER = frozenset({"dns", "connect", "connect_timeout", "read_timeout"})
-_BROKEN = frozenset({"tls", "reset", "protocol", "decode"})
+# The host answered, but its very first answer is unusable: the scan of it failed.
+_BROKEN = frozenset({ErrorKind.TLS, ErrorKind.RESET, ErrorKind.PROTOCOL, ErrorKind.DECODE})
 
 
 # What a scan reads besides its targets: loaded and validated once, before the first request.
@@ -76,15 +76,15 @@ def _host_status(responses: Sequence[HttpResponse]) -> tuple[HostStatus, str | N
     first_err = next((r for r in responses if r.error), None)
     if not answered:
         r0 = first_err or responses[0]
-        if all(r.error_kind in _NO_ANSWER for r in responses):
+        if no_answer(responses):
             return HostStatus.UNREACHABLE, r0.error
-        broken = next((r for r in responses if r.error_kind not in _NO_ANSWER), r0)
+        broken = next((r for r in responses if r.error_kind not in NO_ANSWER), r0)
         return HostStatus.ERROR, broken.error
-    deadline = next((r for r in responses if r.error_kind == "deadline"), None)
+    deadline = next((r for r in responses if r.error_kind == ErrorKind.DEADLINE), None)
     if deadline is not None:
         return HostStatus.ERROR, f"host deadline reached after {len(answered)} answers (evidence so far kept)"
     root = responses[0]
-    if root.error_kind == "redirect" and root.error and root.error.startswith("too many"):
+    if root.error_kind == ErrorKind.REDIRECT and root.error and root.error.startswith("too many"):
         return HostStatus.ERROR, f"redirect loop on {root.url}: {root.error}"
     if root.error_kind in _BROKEN or (root.status is None and root.error):
         return HostStatus.ERROR, f"{root.url}: {root.error}"

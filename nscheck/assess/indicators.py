@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
 from nscheck.model import Confidence, Indicator, SkipKind, Skipped
-from nscheck.probe.types import Fetcher, HttpResponse
+from nscheck.probe.types import ErrorKind, Fetcher, HttpResponse
 from nscheck.signatures import SignatureError
 from nscheck.signatures.indicators import (
     IndicatorSet,
@@ -551,8 +551,8 @@ async def _run_path_rules(fetcher: Fetcher, pairs: list[tuple[PathRule, str]], k
         else:
             r = await fetcher.get(path, byte_range=rule.byte_range, max_bytes=rule.max_bytes, follow_redirects=True)
         if r.status is None:
-            if r.error_kind in ("budget", "deadline"):
-                stop_reason = "request budget" if r.error_kind == "budget" else "host deadline"
+            if r.error_kind in (ErrorKind.BUDGET, ErrorKind.DEADLINE):
+                stop_reason = "request budget" if r.error_kind == ErrorKind.BUDGET else "host deadline"
                 break
             errors += 1
             if errors >= PATH_MAX_ERRORS:

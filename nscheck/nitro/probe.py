@@ -23,11 +23,11 @@ from urllib.parse import quote
 from nscheck.build import Build, BuildError, Edition, edition_candidates, parse_build
 from nscheck.model import Confidence, Evidence, Indicator, Precondition, Severity
 from nscheck.nitro.rolemap import Check, NitroMap, RoleRule, match_items
+from nscheck.probe.types import NO_ANSWER, ErrorKind
 
 __all__ = ["NitroRead", "nitro_paths", "read_appliance", "systemfile_path"]
 
 API = "/nitro/v1/config/"
-_NO_ANSWER = frozenset({"dns", "connect", "connect_timeout", "read_timeout", "tls", "reset", "protocol"})
 
 
 @dataclass
@@ -111,14 +111,16 @@ class _Reader:
         result: list[dict[str, Any]] | None = None
         doc = _envelope(r.body) if r.status is not None else None
         if r.status is None:
-            kind = r.error_kind or ""
-            if kind in ("deadline", "budget"):
+            kind = r.error_kind
+            if kind in (ErrorKind.DEADLINE, ErrorKind.BUDGET):
                 self._stop("partial", f"NITRO read stopped: {r.error}")
-            elif kind == "nitro_locked":
+            elif kind == ErrorKind.NITRO_LOCKED:
                 self._stop("rejected", r.error or "credentials rejected")
-            else:
-                what = "timed out" if "timeout" in kind else "unreachable"
+            elif kind in NO_ANSWER:  # the same line between silent and broken as the host status
+                what = "timed out" if kind in (ErrorKind.CONNECT_TIMEOUT, ErrorKind.READ_TIMEOUT) else "unreachable"
                 self._stop("unreachable", f"NITRO at {self.out.address} {what}: {r.error}")
+            else:
+                self._stop("error", f"NITRO at {self.out.address} failed: {r.error}")
         elif r.status == 401:
             self._stop("rejected", f"NITRO at {self.out.address} rejected the credentials (HTTP 401): nothing more "
                                    "was sent to it with them (failed logins count toward lockout and show in IOC sweeps)")
@@ -206,7 +208,7 @@ async def read_appliance(fetcher: Any, nmap: NitroMap, *, file_dirs: Sequence[tu
     rd = _Reader(fetcher, nmap, out)
     url = rd.url(nmap.version.resource)
     vers = await rd.get(nmap.version.resource)
-    if out.status in ("rejected", "disabled", "unreachable"):
+    if out.status in ("rejected", "disabled", "unreachable", "error"):
         return out
     if vers:
         text = str(vers[0].get(nmap.version.field, "")).strip()

@@ -19,7 +19,6 @@ import ssl
 import sys
 import warnings
 import zlib
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -27,7 +26,7 @@ import httpx
 
 from nscheck.model import Certificate
 from nscheck.options import ScanOptions
-from nscheck.probe.types import PROXY_ERROR, HttpResponse
+from nscheck.probe.types import PROXY_ERROR, ErrorKind, HttpResponse
 from nscheck.safetext import mask_userinfo
 from nscheck.targets import Target
 
@@ -39,8 +38,7 @@ ALLOWED_METHODS = frozenset({"GET", "HEAD"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Only fast failures (refused, unreachable) are retried: retrying a connect timeout would make a
 # host that accepts and never answers (or drops SYNs) cost two full timeouts instead of one.
-_RETRY_KINDS = frozenset({"connect"})
-_NO_ANSWER_KINDS = frozenset({"dns", "connect", "connect_timeout"})
+_RETRY_KINDS = frozenset({ErrorKind.CONNECT})
 _BOMB_RATIO = 50  # compression ratio above which a capped body counts as a bomb
 # What OpenSSL says when the peer answers a ClientHello in plain HTTP.
 _PLAIN_HTTP_SIGNS = ("wrong version number", "wrong_version_number", "http request", "packet length too long",
@@ -117,7 +115,7 @@ def _is_default_netscaler(cn: str, ou: str, org: str) -> bool:
     return ou.strip().lower() == "ns internal" or bool(re.search(r"(?i)citrix ang|netscaler", org))
 
 
-def _classify(exc: BaseException) -> tuple[str, str]:
+def _classify(exc: BaseException) -> tuple[ErrorKind, str]:
     """(error_kind, reason) for a failed request, said plainly (URL passwords masked)."""
     kind, reason = _classify_raw(exc)
     return kind, mask_userinfo(reason)
@@ -132,7 +130,7 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit(p._replace(netloc=p.netloc.rsplit("@", 1)[1]))
 
 
-def _classify_raw(exc: BaseException) -> tuple[str, str]:
+def _classify_raw(exc: BaseException) -> tuple[ErrorKind, str]:
     chain: list[BaseException] = []
     e: BaseException | None = exc
     while e is not None and len(chain) < 8:
@@ -141,37 +139,37 @@ def _classify_raw(exc: BaseException) -> tuple[str, str]:
     text = " | ".join(dict.fromkeys(str(x) for x in chain if str(x)))
     low = text.lower()
     if isinstance(exc, TimeoutError):
-        return "deadline", "host deadline reached"
+        return ErrorKind.DEADLINE, "host deadline reached"
     if isinstance(exc, httpx.ConnectTimeout):
-        return "connect_timeout", "connect timeout"
+        return ErrorKind.CONNECT_TIMEOUT, "connect timeout"
     if isinstance(exc, httpx.ProxyError):
         # the proxy refused (407, 403, 502 to CONNECT): our own setup failed, not the host
-        return "proxy", f"{PROXY_ERROR}: {text[:200]}"
+        return ErrorKind.PROXY, f"{PROXY_ERROR}: {text[:200]}"
     if isinstance(exc, httpx.ConnectError) or (isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)):
         if any(isinstance(x, ssl.SSLError) for x in chain) or "ssl" in low or "tls" in low or "handshake" in low:
-            return "tls", f"TLS handshake failed: {text[:200]}"
+            return ErrorKind.TLS, f"TLS handshake failed: {text[:200]}"
         if any(s in low for s in ("name or service not known", "nodename nor servname", "getaddrinfo",
                                   "temporary failure in name resolution", "no address associated")):
-            return "dns", "DNS resolution failed"
+            return ErrorKind.DNS, "DNS resolution failed"
         if "refused" in low or any(isinstance(x, ConnectionRefusedError) or getattr(x, "errno", None) == errno.ECONNREFUSED
                                    for x in chain) or f"[errno {errno.ECONNREFUSED}]" in low:
-            return "connect", "connection refused"
+            return ErrorKind.CONNECT, "connection refused"
         if "unreachable" in low:
-            return "connect", "network unreachable"
-        return "connect", f"connect failed: {text[:200]}"
+            return ErrorKind.CONNECT, "network unreachable"
+        return ErrorKind.CONNECT, f"connect failed: {text[:200]}"
     if isinstance(exc, ssl.SSLError):
-        return "tls", f"TLS error: {text[:200]}"
+        return ErrorKind.TLS, f"TLS error: {text[:200]}"
     if isinstance(exc, httpx.TimeoutException):
-        return "read_timeout", "read timeout"
+        return ErrorKind.READ_TIMEOUT, "read timeout"
     if isinstance(exc, httpx.RemoteProtocolError):
         if "disconnected" in low or "without sending" in low:
-            return "reset", "server closed the connection without an answer"
-        return "protocol", f"invalid HTTP response: {text[:200]}"
+            return ErrorKind.RESET, "server closed the connection without an answer"
+        return ErrorKind.PROTOCOL, f"invalid HTTP response: {text[:200]}"
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
-        return "reset", f"connection reset: {text[:200]}"
+        return ErrorKind.RESET, f"connection reset: {text[:200]}"
     if isinstance(exc, httpx.HTTPError):
-        return "protocol", f"{type(exc).__name__}: {text[:200]}"
-    return "error", f"{type(exc).__name__}: {text[:200]}"
+        return ErrorKind.PROTOCOL, f"{type(exc).__name__}: {text[:200]}"
+    return ErrorKind.ERROR, f"{type(exc).__name__}: {text[:200]}"
 
 
 def _bounded_inflate(data: bytes, cap: int, encoding: str) -> tuple[bytes, bool, str | None, int]:
@@ -435,7 +433,7 @@ class HostFetcher:
 
     def _answered_plain(self, r: HttpResponse, url: str, followed: list[str]) -> bool:
         """The first request of an https target failed because the port speaks plain HTTP."""
-        if self._plain_tried or self.responses or followed or r.status is not None or r.error_kind != "tls":
+        if self._plain_tried or self.responses or followed or r.status is not None or r.error_kind != ErrorKind.TLS:
             return False
         return url.startswith("https://") and any(s in (r.error or "").lower() for s in _PLAIN_HTTP_SIGNS)
 
@@ -485,11 +483,11 @@ class HostFetcher:
             raise ValueError(f"method {method} is not allowed")
         url = _without_userinfo(self.url_for(path))
         if self._origin_of(url) not in self._origins:
-            return HttpResponse(method, url, None, error=f"refused: {url} is not on {self.base_url}", error_kind="redirect")
+            return HttpResponse(method, url, None, error=f"refused: {url} is not on {self.base_url}", error_kind=ErrorKind.REDIRECT)
         if self._exclusion is None:
             self._exclusion = await self._excluded_by_address()
         if self._exclusion:
-            r = HttpResponse(method, url, None, error=self._exclusion, error_kind="excluded")
+            r = HttpResponse(method, url, None, error=self._exclusion, error_kind=ErrorKind.EXCLUDED)
             self.responses.append(r)
             return r
         cap = self.client.opts.max_body_bytes if max_bytes is None else min(max_bytes, self.client.opts.max_body_bytes)
@@ -509,7 +507,7 @@ class HostFetcher:
                 break
             nxt = _without_userinfo(urljoin(url, loc.strip()))
             if not self._may_follow(nxt):
-                r = _replace(r, error=f"redirect off-host to {mask_userinfo(nxt[:200])} not followed", error_kind="redirect")
+                r = _replace(r, error=f"redirect off-host to {mask_userinfo(nxt[:200])} not followed", error_kind=ErrorKind.REDIRECT)
                 break
             # The http -> https hop of the same path is a transport change, not a page redirect:
             # it does not count against --max-redirects (http://gw/ -> https://gw/ -> /vpn/index.html
@@ -517,11 +515,11 @@ class HostFetcher:
             upgrade = url.startswith("http://") and nxt.startswith("https://") and urlsplit(url).path == urlsplit(nxt).path
             hops = len(followed) - sum(1 for u in followed if u in upgrades)
             if not upgrade and hops >= self.client.opts.max_redirects:
-                r = _replace(r, error=f"too many redirects (more than {self.client.opts.max_redirects})", error_kind="redirect")
+                r = _replace(r, error=f"too many redirects (more than {self.client.opts.max_redirects})", error_kind=ErrorKind.REDIRECT)
                 break
             if upgrade:
                 if upgrades:  # an https -> http -> https loop is still a loop
-                    r = _replace(r, error="redirect loop between http and https", error_kind="redirect")
+                    r = _replace(r, error="redirect loop between http and https", error_kind=ErrorKind.REDIRECT)
                     break
                 upgrades.add(nxt)
             followed.append(nxt)
@@ -537,10 +535,10 @@ class HostFetcher:
         attempt = 0
         while True:
             if self.budget_left <= 0:
-                return HttpResponse(method, url, None, error="request budget for this host exhausted", error_kind="budget")
+                return HttpResponse(method, url, None, error="request budget for this host exhausted", error_kind=ErrorKind.BUDGET)
             left = self.time_left
             if left <= 0.05:
-                return HttpResponse(method, url, None, error="host deadline reached", error_kind="deadline")
+                return HttpResponse(method, url, None, error="host deadline reached", error_kind=ErrorKind.DEADLINE)
             if self.client.pacer is not None:
                 # Waiting for a --rate-limit slot is not the host's fault: it does not eat its deadline.
                 self._deadline_at += await self.client.pacer.acquire()
@@ -582,7 +580,7 @@ class HostFetcher:
             # our proxy wants credentials: the host was never reached (not an answer from it)
             await resp.aclose()
             return HttpResponse(method, url, None, error=f"{PROXY_ERROR}: 407 Proxy Authentication Required (check "
-                                "--proxy and its credentials)", error_kind="proxy",
+                                "--proxy and its credentials)", error_kind=ErrorKind.PROXY,
                                 elapsed_ms=int((asyncio.get_running_loop().time() - t0) * 1000))
         try:
             self._grab_certificate(resp)
@@ -601,7 +599,7 @@ class HostFetcher:
                         body += chunk
                 except (httpx.TransportError, httpx.StreamError, ssl.SSLError, OSError) as e:
                     kind, reason = _classify(e)
-                    kind = "reset" if kind in ("protocol", "reset") else kind
+                    kind = ErrorKind.RESET if kind in (ErrorKind.PROTOCOL, ErrorKind.RESET) else kind
                     error = f"body cut short after {len(body)} bytes: {reason}"
             elapsed = int((asyncio.get_running_loop().time() - t0) * 1000)
         finally:
@@ -625,7 +623,7 @@ class HostFetcher:
                 notes.append(f"body labelled Content-Encoding: {enc} is not compressed; read as sent")
             elif err is not None:
                 error = error or err
-                kind = kind or "decode"
+                kind = kind or ErrorKind.DECODE
             else:
                 if capped:
                     truncated = True
@@ -634,7 +632,7 @@ class HostFetcher:
                         # A few bytes that inflate past the cap are a decompression bomb, not a page.
                         error = error or (f"decompression bomb: {used} compressed bytes inflate past the "
                                           f"{cap}-byte cap (stopped there)")
-                        kind = kind or "decode"
+                        kind = kind or ErrorKind.DECODE
                 out = dec
         elif enc in ("gzip", "x-gzip", "deflate") and truncated and not raw:
             dec, _, err, _ = _bounded_inflate(out, cap, enc)
@@ -695,7 +693,7 @@ class NitroFetcher(HostFetcher):
                   follow_redirects: bool = True, max_bytes: int | None = None) -> HttpResponse:
         url = self.url_for(path)
         if self.locked:
-            return HttpResponse("GET", url, None, error=f"not sent: {self.locked}", error_kind="nitro_locked")
+            return HttpResponse("GET", url, None, error=f"not sent: {self.locked}", error_kind=ErrorKind.NITRO_LOCKED)
         r = await self._fetch("GET", path, raw=False, byte_range=None, follow=False, max_bytes=max_bytes)
         if r.error:
             r = _replace(r, error=self._password.scrub(r.error))
@@ -721,11 +719,6 @@ def _replace(r: HttpResponse, **changes: Any) -> HttpResponse:
     from dataclasses import replace
 
     return replace(r, **changes)
-
-
-def no_answer(responses: Sequence[HttpResponse]) -> bool:
-    """True when no request got any answer and every failure was DNS/refused/connect timeout."""
-    return bool(responses) and all(r.status is None and r.error_kind in _NO_ANSWER_KINDS for r in responses)
 
 
 class DownloadError(Exception):

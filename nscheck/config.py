@@ -50,7 +50,7 @@ CHOICES = {
 }
 MINIMUM = {"concurrency": 1, "timeout": 0.1, "host_deadline": 0.5, "retries": 0, "request_budget": 1,
            "max_expand": 1, "max_body_bytes": 1, "max_redirects": 0, "grace_period": 0, "max_signature_age": 0,
-           "nitro_budget": 1}
+           "nitro_budget": 1, "workers": 1}
 
 
 class ConfigError(Exception):
@@ -131,7 +131,7 @@ def _check(name: str, value: Any, default: Any, base: Path) -> Any:
         if name in PATH_FIELDS:
             items = [_resolve(i, base) for i in items]
         return tuple(items)
-    if isinstance(default, int) or name in ("max_signature_age",):
+    if isinstance(default, int) or name in ("max_signature_age", "workers"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected an integer, got {_tname(value)}")
         _minimum(name, value)

@@ -89,6 +89,9 @@ class ScanOptions:
     nitro_credentials: str | None = None  # TOML, per-host user/password/NITRO address
     nitro_budget: int = 80  # most NITRO GETs per host
     rate_limit: float | None = None  # requests per second over the whole scan (--rate-limit)
+    # --workers: processes that scan hosts (nscheck.workers); None = automatic (usable CPUs, fewer
+    # for short lists), 1 = in this process. Outputs are the same whatever the number.
+    workers: int | None = None
     verbose: bool = False  # one stderr line per request (-v)
     extra: dict[str, object] = field(default_factory=dict)
 

@@ -243,7 +243,7 @@ async def scan_async(
     stage: Any = None,
 ) -> RunSummary:
     """Scan a stream of targets with at most ``opts.concurrency`` hosts in flight."""
-    from nscheck.probe.client import ProbeClient
+    from nscheck.workers import host_scanner
 
     sigs = sigs or load_signatures(opts)
     meta = signatures_meta(opts.signatures_path)
@@ -256,15 +256,13 @@ async def scan_async(
         s.open(info)
     if stage is not None:  # nscheck.state.StateStage: history, transitions, suppressions
         stage.open(info)
-    own_client = client is None
-    pc = client or ProbeClient(opts)
     sem = asyncio.Semaphore(max(1, opts.concurrency))
     running: set[asyncio.Task[None]] = set()
     partial = False
 
     async def one(t: Target) -> None:
         try:
-            res = await scan_host(t, pc, opts, sigs)
+            res = await scan(t)
             if stage is not None:
                 from nscheck.state.cron import annotate
 
@@ -280,9 +278,8 @@ async def scan_async(
         finally:
             sem.release()
 
-    try:
-        if own_client:
-            await pc.__aenter__()
+    # --workers N: only this call moves to worker processes; the run stays here (nscheck.workers).
+    async with host_scanner(opts, sigs, client) as scan:
         for t in targets:
             if stop is not None and stop.is_set():
                 partial = True
@@ -301,9 +298,6 @@ async def scan_async(
             from nscheck.state.cron import drain
 
             partial = await drain(running, stop, opts.grace_period) or partial
-    finally:
-        if own_client:
-            await pc.__aexit__(None, None, None)
     summary = RunSummary(run=info, ended=_now(), duration_ms=int((time.monotonic() - t0) * 1000), hosts=prog.done,
                          counts=dict(prog.counts), partial=partial, requests_sent=prog.requests)
     if stage is not None:
@@ -512,6 +506,9 @@ def _scan_and_report(opts: ScanOptions, targets: Iterable[Target], sigs: ScanSig
                 # A list known up front (not a stdin stream): the progress bar can say N/total.
                 targets = list(targets)
                 names = [t.raw for t in targets]
+            from nscheck.workers import resolve_workers
+
+            opts = opts.with_(workers=resolve_workers(opts, len(names) if names is not None else None))
             from nscheck.report.progress import ProgressSink
 
             files = build_sinks(opts, targets=names)

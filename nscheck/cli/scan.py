@@ -37,6 +37,10 @@ def scan_cmd(
                                    "$JOB_COMPLETION_INDEX (Kubernetes Indexed Job), N from --shards."),
     shards: int = typer.Option(None, "--shards", metavar="N", min=1, help="Number of slices for --shard auto."),
     concurrency: int = typer.Option(100, "-c", "--concurrency", min=1, help="Hosts scanned at once."),
+    workers: int = typer.Option(None, "--workers", metavar="N", min=1,
+                                help="Processes that scan hosts in parallel (default: the usable CPUs, fewer for "
+                                     "short lists; 1 for --dry-run). Outputs, state and exit code are the same as "
+                                     "with --workers 1 (one process)."),
     timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Connect and read timeout per request, seconds."),
     host_deadline: float = typer.Option(30.0, "--host-deadline", min=0.5, help="Time budget per host, seconds."),
     retries: int = typer.Option(1, "--retries", min=0, help="Retries with backoff on connect errors only."),
@@ -125,6 +129,7 @@ def scan_cmd(
         shard=shard,
         shards=shards,
         concurrency=concurrency,
+        workers=workers,
         timeout=timeout,
         host_deadline=host_deadline,
         retries=retries,

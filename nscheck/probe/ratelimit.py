@@ -40,14 +40,16 @@ class RateLimiter:
     """At most one request start per ``1/rate`` seconds over everything that shares it."""
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep):
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep, start: float | None = None):
         if not rate > 0:
             raise ValueError("rate must be more than 0")
         self.rate = rate
         self.interval = 1.0 / rate
         self._clock = clock
         self._sleep = sleep
-        self._next: float | None = None
+        # ``start``: the first slot (on ``clock``), so limiters that split one cap between
+        # processes (``--workers``) can interleave their slots instead of sending together.
+        self._next: float | None = start
         self.granted = 0
 
     async def acquire(self) -> float:

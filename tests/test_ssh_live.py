@@ -1,4 +1,4 @@
-"""Live triage over SSH against NetScaler-like SSH appliances on loopback (tests/ssh_lab.py)."""
+"""Live triage over SSH against NetScaler-like SSH appliances on loopback (nscheck/lab/ssh.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import asyncssh
 import pytest
-import ssh_lab
-from triage_fixtures import COLLECTED, OLD, RECENT, clean_tree, compromised_tree, f, write_tar
+from triage_fixtures import COLLECTED, RECENT, clean_tree, f, write_tar
 
+from nscheck.lab import ssh as ssh_lab
 from nscheck.nitro.secret import Secret
 from nscheck.paths import shipped_signatures_dir
 from nscheck.signatures.ssh import load_ssh_commands
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.lab
 SIG = shipped_signatures_dir()
 CS = load_ssh_commands(SIG)
 PASSWORD = "Lab-Secret-42!"
-STOMPED = "/var/netscaler/logon/LogonPoint/uiareas/stomped.php"
+STOMPED = ssh_lab.STOMPED
 
 
 def _rules() -> Any:
@@ -46,7 +46,7 @@ def _opts(**kw: Any) -> TriageOptions:
 
 
 def _compromised() -> list[Any]:
-    return [*compromised_tree(), f(STOMPED, "<?php echo 1; ?>\n", mtime=OLD)]
+    return ssh_lab.compromised_specs()
 
 
 async def _start(specs: list[Any], profile: str = "cli", **kw: Any) -> ssh_lab.Appliance:
@@ -317,3 +317,40 @@ def test_fifty_appliances_within_deadlines(tmp_path: Path) -> None:
     assert all(c.shell_ok and all(s.complete for s in c.streams) for c in cols)
     for c in cols:
         c.cleanup()
+
+
+def test_demo_live_triage_agrees_with_the_ssh_lab(tmp_path: Path) -> None:
+    shown = ssh_lab.demo_live(SIG, tmp_path)
+    bad, good = shown
+    assert bad.problems == [] and good.problems == [], (bad.problems, good.problems)
+    assert bad.result.indicators and all(i.evidence for i in bad.result.indicators)
+    assert any(i.check == "timestomp" and i.path == ssh_lab.STOMPED for i in bad.result.indicators)
+    assert good.result.indicators == () and good.result.status.value == "ok"
+    allowed = set(planned_commands(CS, "N"))
+    for d in shown:
+        assert d.app.received and all(_norm(c) in allowed for c in d.app.received)
+    # the check is not vacuous: a clean answer for the compromised appliance (and the reverse) is caught
+    assert ssh_lab.live_disagreements(bad.app, good.result, bad.offline)
+    assert ssh_lab.live_disagreements(good.app, bad.result, good.offline)
+
+
+def test_lab_cli_serves_ssh_appliances(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nscheck.cli import app
+
+    kh, targets = tmp_path / "kh", tmp_path / "ssh.txt"
+    res = CliRunner().invoke(app, ["lab", "--ssh", "5", "--duration", "0", "--write-known-hosts", str(kh),
+                                   "--write-ssh-targets", str(targets)])
+    assert res.exit_code == 0, res.output
+    urls = [ln for ln in targets.read_text().splitlines() if ln.startswith("ssh://nsroot@127.0.0.1:")]
+    assert len(urls) == 5 and len(kh.read_text().splitlines()) == 5
+    for kind in ("compromised", "clean", "noshell", "hang", "changed-key"):
+        assert kind in res.output
+    assert ssh_lab.LAB_SSH_PASSWORD in res.output  # the lab's public password, printed on purpose
+
+
+def test_fleet_changed_key_is_recorded_wrong() -> None:
+    apps = ssh_lab.fleet(6)
+    assert [a.profile for a in apps[:5]] == ["cli", "cli", "noshell", "hang", "cli"]
+    assert apps[4].known_key is not None and all(a.known_key is None for a in apps if a is not apps[4])

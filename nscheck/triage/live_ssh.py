@@ -594,22 +594,62 @@ def run_live(targets: list[SshTarget], cs: SshCommandSet, auth: SshAuth, opts: A
 
     if collect_to:
         Path(collect_to).mkdir(parents=True, exist_ok=True)
-    futures = start_collections(targets, cs, auth, concurrency=concurrency, host_deadline=host_deadline,
-                                collect_to=collect_to)
+    lopts = dataclasses.replace(opts, paths=tuple(t.url for t in targets), name=None)
+    triaged = start_triage(targets, cs, auth, lopts, rules, sigdir, concurrency=concurrency,
+                           host_deadline=host_deadline, collect_to=collect_to)
+
     def triage_fn(group: list[str], o: Any, r: Any, s: Path) -> Any:
         # no timeout here: each collection is bounded by its own deadline, and a queued host has not
         # started yet (waiting for a -c slot is not its fault)
-        try:
-            col = futures[group[0]].result()
-        except Exception as e:
-            from nscheck.model import HostResult, HostStatus
+        return triaged[group[0]].result()
 
-            return HostResult(target=group[0], status=HostStatus.ERROR, error=str(e), kind="triage",
-                              coverage={"summary": f"NOT TRIAGED: {e}", "source": {"path": group[0], "type": "live"}})
-        try:
-            return triage_collection(col, o, r, s)
-        finally:
-            col.cleanup()
-
-    lopts = dataclasses.replace(opts, paths=tuple(t.url for t in targets), name=None)
     return run_triage(lopts, rules, sigdir, triage_fn)
+
+
+def start_triage(targets: list[SshTarget], cs: SshCommandSet, auth: SshAuth, opts: Any, rules: Any, sigdir: Path, *,
+                 concurrency: int, host_deadline: float | None, collect_to: str | None,
+                 triage_workers: int | None = None) -> dict[str, Any]:
+    """url -> Future of its HostResult. Each appliance is triaged as soon as its collection is done,
+    at most ``concurrency`` triages at once (``-c`` bounds the analysis as well as the collection), so a
+    slow or stuck host never holds back the analysis of the others. The sinks still get the results
+    in target order (run_triage)."""
+    import concurrent.futures
+    import threading
+
+    collections = start_collections(targets, cs, auth, concurrency=concurrency, host_deadline=host_deadline,
+                                    collect_to=collect_to)
+    workers = max(1, triage_workers or concurrency)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nscheck-triage")
+    results: dict[str, concurrent.futures.Future[Any]] = {t.url: concurrent.futures.Future() for t in targets}
+    left = [len(targets)]
+    lock = threading.Lock()
+
+    def one(url: str, fut: concurrent.futures.Future[Collection]) -> None:
+        out = results[url]
+        try:
+            try:
+                col = fut.result()
+            except Exception as e:
+                from nscheck.model import HostResult, HostStatus
+
+                out.set_result(HostResult(target=url, status=HostStatus.ERROR, error=str(e), kind="triage",
+                                          coverage={"summary": f"NOT TRIAGED: {e}",
+                                                    "source": {"path": url, "type": "live"}}))
+                return
+            try:
+                out.set_result(triage_collection(col, opts, rules, sigdir))
+            finally:
+                col.cleanup()
+        except BaseException as e:  # triage() does not raise; this keeps the waiter from hanging if it did
+            if not out.done():
+                out.set_exception(e)
+        finally:
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                pool.shutdown(wait=False)
+
+    for url, fut in collections.items():
+        fut.add_done_callback(lambda f, u=url: pool.submit(one, u, f))
+    return results

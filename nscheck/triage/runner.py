@@ -69,7 +69,6 @@ MAX_LINE = 1 << 16
 # lines per compressed byte. Judged from _BOMB_MIN_LINES lines on, so a short repetitive log is no bomb.
 _BOMB_LINES_PER_BYTE = 2
 _BOMB_MIN_LINES = 20_000
-_SCRATCH = bytearray(CHUNK)  # reused read buffer: allocating one per file dominated big runs
 _NSCONF_HEADER = re.compile(r"^#NS(\d+\.\d+)[ \t]+Build[ \t]+(\d+\.\d+)[^\n]*", re.MULTILINE)
 _KERNEL = re.compile(r"^ns-(\d+\.\d+)-(\d+\.\d+)(?:_nc)?(?:_64)?\.gz$")
 _STAT_LISTING = re.compile(r"^(stat|timeline|fs_?timeline|stat_listing|file_?stat)[^/]*\.(csv|txt|lst)$", re.IGNORECASE)
@@ -99,8 +98,9 @@ class _HashingReader(io.RawIOBase):
     """Reads at most ``limit`` bytes of ``raw`` and hashes what passes through; stops early (``cut``)
     when the triage's read or time budget is spent."""
 
-    def __init__(self, raw: IO[bytes], limit: int, ctx: Context | None = None):
+    def __init__(self, raw: IO[bytes], limit: int, ctx: Context | None = None, scratch: bytearray | None = None):
         self.raw = raw
+        self.scratch = scratch if scratch is not None else bytearray(CHUNK)
         self.limit = limit
         self.n = 0
         self.h = hashlib.sha256()
@@ -135,7 +135,7 @@ class _HashingReader(io.RawIOBase):
         return k
 
     def drain(self) -> None:
-        while self.readinto(_SCRATCH):
+        while self.readinto(self.scratch):
             pass
 
 
@@ -152,6 +152,9 @@ class _Run:
         self.opts = opts
         self.source = source
         self.ctx = Context(rules=rules, opts=opts, tmpdir=tmpdir, source_kind=source.kind)
+        # one read buffer per triage, reused for every file (allocating one per file dominated big
+        # runs); per triage, not per module, so appliances can be triaged in parallel threads
+        self.scratch = bytearray(CHUNK)
         self.ctx.state["bundle_time"] = source.bundle_time
         self.families: dict[str, Family] = {name: cls() for name, cls in FAMILY_REGISTRY.items()}
         self.pairs: list[tuple[Family, Rule]] = [(self.families[r.check], r) for r in rules.rules]
@@ -277,7 +280,7 @@ class _Run:
         except OSError as e:
             ctx.unreadable_file(entry.path, e.strerror or str(e))
             return None, False
-        hr = _HashingReader(raw, opts.hash_cap, ctx)
+        hr = _HashingReader(raw, opts.hash_cap, ctx, self.scratch)
         data = b""
         try:
             with raw:
@@ -287,7 +290,7 @@ class _Run:
                     data = self._spool(entry, hr, spool_rules, hits, gz_name)
                 else:
                     buf = bytearray()
-                    chunk = _SCRATCH
+                    chunk = self.scratch
                     while True:
                         k = hr.readinto(chunk)
                         if not k:

@@ -9,7 +9,7 @@ import pytest
 
 from nscheck.paths import shipped_signatures_dir
 from nscheck.signatures import SignatureError, lint
-from nscheck.signatures.ssh import lint_shell, load_ssh_commands
+from nscheck.signatures.ssh import cli_problems, lint_shell, load_ssh_commands
 
 PROGS = frozenset({"tar", "find", "xargs", "stat", "ps", "sockstat", "netstat", "openssl", "echo"})
 
@@ -146,3 +146,24 @@ def test_ssh_targets() -> None:
     for c in plan[1:]:
         assert c.startswith("shell echo NSCHECK-BEGIN-")
         assert lint_shell(c.removeprefix("shell ").replace("<nonce>", "0123456789abcdef"), frozenset(cs.programs)) == []
+
+
+def test_commands_reach_the_shell_unchanged_through_the_cli(tmp_path: Path) -> None:
+    cs = load_ssh_commands(shipped_signatures_dir())
+    for c in cs.commands:
+        assert cli_problems(c.run) == [], c.id
+        # FreeBSD userland: stat -f with explicit nanosecond precision, BSD find's -perm +MODE
+        assert "stat -c" not in c.run and " ss " not in f" {c.run} "
+    listing = cs.by_id("stat_listing")
+    assert listing is not None and "%.9FB" in listing.run and "%9F" not in listing.run
+    setuid = cs.by_id("setuid")
+    assert setuid is not None and "-perm +6000" in setuid.run
+    for bad in ("stat -f '%N' /x", 'stat -f "%N" /x', r"find /var \( -perm -4000 \)", "echo $HOME", "ls /var/*",
+                "ps aux # note"):
+        assert cli_problems(bad), bad
+    d = _copy(tmp_path)
+    p = d / "ssh.yaml"
+    p.write_text(p.read_text().replace("run: ps auxww", "run: ps 'auxww'"))
+    with pytest.raises(SignatureError) as ei:
+        load_ssh_commands(d)
+    assert "NetScaler CLI" in str(ei.value) and "processes" in str(ei.value)

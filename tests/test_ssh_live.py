@@ -354,3 +354,23 @@ def test_fleet_changed_key_is_recorded_wrong() -> None:
     apps = ssh_lab.fleet(6)
     assert [a.profile for a in apps[:5]] == ["cli", "cli", "noshell", "hang", "cli"]
     assert apps[4].known_key is not None and all(a.known_key is None for a in apps if a is not apps[4])
+
+
+def test_keyboard_interactive_login_and_refused_show_version(tmp_path: Path) -> None:
+    """An sshd that takes the password only through keyboard-interactive, and a command policy that
+    refuses `show ns version` but allows `shell`: still the CLI (its ERROR: answer says so), still
+    triaged through `shell`."""
+
+    async def main() -> tuple[Any, Any, ssh_lab.Appliance]:
+        app = await _start(_compromised(), births={STOMPED: RECENT}, kbdint_only=True, deny_version=True)
+        try:
+            col, r = await _live(app, tmp_path)
+        finally:
+            app.server.close()
+        return col, r, app
+
+    col, r, app = asyncio.run(main())
+    assert col.error is None and col.mode == "cli" and col.shell_ok and col.version_text is None
+    assert all(s.complete for s in col.streams)
+    assert r.status.value == "ok" and r.indicators
+    assert all(c == "show ns version" or c.startswith("shell echo NSCHECK-BEGIN-") for c in app.received)

@@ -73,6 +73,10 @@ class Appliance:
     sockets: str = ("USER COMMAND PID FD PROTO LOCAL ADDRESS FOREIGN ADDRESS\n"
                     "root sshd 700 4 tcp4 *:22 *:*\n")
     name: str = ""
+    # like an sshd that offers the password only through keyboard-interactive (PAM)
+    kbdint_only: bool = False
+    # a command policy that refuses `show ns version` but allows `shell`
+    deny_version: bool = False
     received: list[str] = field(default_factory=list)
     server: Any = None
     host: str = "127.0.0.1"
@@ -143,10 +147,19 @@ class _Server(asyncssh.SSHServer):
         return True
 
     def password_auth_supported(self) -> bool:
-        return True
+        return not self.app.kbdint_only
 
     def validate_password(self, username: str, password: str) -> bool:
         return username == self.app.user and password == self.app.password
+
+    def kbdint_auth_supported(self) -> bool:
+        return self.app.kbdint_only
+
+    def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
+        return "", "", "", [("Password: ", False)]
+
+    def validate_kbdint_response(self, username: str, responses: Any) -> bool:
+        return list(responses) == [self.app.password] and username == self.app.user
 
 
 def _stat_rows(app: Appliance, setuid_only: bool) -> str:
@@ -176,7 +189,8 @@ async def _answer(app: Appliance, cs: SshCommandSet, proc: asyncssh.SSHServerPro
     out = proc.stdout
     cli = app.profile != "plain"
     if cli and cmd == "show ns version":
-        out.write(VERSION.encode() + PROMPT)
+        out.write((b"ERROR: Not authorized to execute this command [show ns version]\r\n" if app.deny_version
+                   else VERSION.encode()) + PROMPT)
         return
     if not cli:
         if cmd.startswith("show "):
@@ -191,7 +205,9 @@ async def _answer(app: Appliance, cs: SshCommandSet, proc: asyncssh.SSHServerPro
         if app.profile == "noshell":
             out.write(REFUSED + PROMPT)
             return
-        inner = cmd[len("shell "):]
+        # The real CLI parses double quotes and backslashes before the shell runs the line; the
+        # lab drops them, so a declared command that relied on them would not be recognised here.
+        inner = cmd[len("shell "):].replace('"', "").replace("\\", "")
     m = _WRAP.match(inner)
     decl = cs.by_id(m.group("id")) if m else None
     if m is None or decl is None or decl.run != m.group("run"):

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nscheck.signatures import SignatureError, register_loader
 
-__all__ = ["CliCommand", "ShellCommand", "SshCommandSet", "lint_shell", "load_ssh_commands"]
+__all__ = ["CliCommand", "ShellCommand", "SshCommandSet", "cli_problems", "lint_shell", "load_ssh_commands"]
 
 FILE = "ssh.yaml"
 # Never allowed on the allowlist: they write, delete, move, change owners/modes, or run other code.
@@ -34,6 +34,11 @@ _XARGS_WITH_ARG = frozenset({"-n", "-I", "-J", "-L", "-P", "-s", "-E", "-R", "-S
 _TAR_LONG_DENIED = ("command", "program", "checkpoint", "remove", "overwrite", "unlink", "extract", "append",
                     "update", "delete", "directory", "files-from")
 _OPERATORS = ("&&", "||", ">>", ">&", "|", ";", "&", ">", "<", "(", ")")
+# A shell command reaches FreeBSD's sh through the NetScaler CLI's `shell` command, and the CLI
+# tokenises the line itself first (double-quoted arguments, backslash escapes). A command made only
+# of these characters means the same to sh whatever the CLI does with quoting: no quotes,
+# backslashes, parentheses, `$`, `#`, globs or braces.
+_CLI_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _.,/%:=+-|;&>")
 _ID = r"^[a-z][a-z0-9_]{0,31}$"
 
 
@@ -148,6 +153,16 @@ def lint_shell(cmd: str, programs: frozenset[str] | set[str]) -> list[str]:
             continue
         problems.extend(_lint_simple([str(w) for w in words], programs))
     return problems
+
+
+def cli_problems(cmd: str) -> list[str]:
+    """Why ``cmd`` might not reach the appliance's shell unchanged through the NetScaler CLI (empty: fine)."""
+    bad = sorted({c for c in cmd if c not in _CLI_SAFE})
+    if not bad:
+        return []
+    shown = " ".join(repr(c) for c in bad[:10])
+    return [f"characters the NetScaler CLI may re-quote or strip before the shell sees them: {shown} "
+            "(no quotes, backslashes, parentheses, $, #, globs; e.g. stat -f %N,%z unquoted, find -perm +6000)"]
 
 
 def _program_ok(prog: str, programs: frozenset[str] | set[str]) -> str | None:
@@ -303,7 +318,7 @@ def load_ssh_commands(directory: Path) -> SshCommandSet:
         if c.id in seen:
             errors.append(SignatureError(path, f"duplicate id {c.id!r}", field=f"commands.{i}.id", line=line))
         seen.add(c.id)
-        for p in lint_shell(c.run, programs):
+        for p in lint_shell(c.run, programs) + cli_problems(c.run):
             errors.append(SignatureError(path, f"{c.id}: {p}", field=f"commands.{i}.run", line=line))
     if len(errors) == 1:
         raise errors[0]

@@ -30,13 +30,16 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
-from nscheck.signatures.ssh import SshCommandSet, lint_shell
+from nscheck.signatures.ssh import SshCommandSet, cli_problems, lint_shell
 from nscheck.triage.sources import Entry, Opener, Source
 
 __all__ = ["LiveSource", "SshAuth", "SshTarget", "collect", "parse_ssh_target", "planned_commands"]
 
 LINE_CAP = 1 << 20  # one framing line; base64 lines are 64-76 chars
 _VERSION = re.compile(r"NetScaler NS\d+\.\d+:? Build [0-9.]+[^\r\n]{0,80}")
+# The NetScaler CLI's own words: a command's `` Done`` trailer or an ``ERROR: ...`` answer (e.g. a
+# command policy that refuses `show ns version`); a FreeBSD shell says neither.
+_CLI_WORDS = re.compile(r"^\s*(?:Done|ERROR: .*)\s*$", re.MULTILINE)
 SHELL_NAMES = {"stat_listing": "stat_listing.txt", "ps": "ps.txt", "sockstat": "sockstat.txt", "netstat": "netstat.txt"}
 
 
@@ -306,11 +309,11 @@ async def _collect(t: SshTarget, cs: SshCommandSet, auth: SshAuth, col: Collecti
     async with asyncssh.connect(t.host, t.port, client_factory=_client_class(t, auth, col), **opts) as conn:
         version = await _cli_text(conn, cs.cli[0].run, col, cs.cli[0].max_bytes)
         m = _VERSION.search(version)
-        col.mode = "cli" if m else "shell"
+        col.mode = "cli" if m or _CLI_WORDS.search(version) else "shell"
         col.version_text = m.group(0).strip() if m else None
         for c in cs.commands:
             wrapped = wrap(c.id, c.run, nonce)
-            problems = lint_shell(wrapped, programs)
+            problems = lint_shell(wrapped, programs) + cli_problems(wrapped)
             if problems:  # the loader lints too; this is the last gate before the wire
                 raise RuntimeError(f"refusing to send {c.id}: {problems[0]}")
             command = f"{cs.shell_entry} {wrapped}" if col.mode == "cli" else wrapped

@@ -167,3 +167,12 @@ def test_commands_reach_the_shell_unchanged_through_the_cli(tmp_path: Path) -> N
     with pytest.raises(SignatureError) as ei:
         load_ssh_commands(d)
     assert "NetScaler CLI" in str(ei.value) and "processes" in str(ei.value)
+
+
+def test_frame_markers_tolerate_cli_bytes_but_not_the_echoed_command() -> None:
+    from nscheck.triage.live_ssh import _is_marker
+
+    m = "NSCHECK-END-tree-0123456789abcdef"
+    assert _is_marker(m, m) and _is_marker("\x00\r> " + m, m)
+    assert not _is_marker("shell echo NSCHECK-BEGIN-tree-0123456789abcdef; ps | openssl base64; echo " + m, m)
+    assert not _is_marker("x" * 40 + m, m) and not _is_marker(m + " ", m) and not _is_marker(m[:-1], m)

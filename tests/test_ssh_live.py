@@ -357,12 +357,13 @@ def test_fleet_changed_key_is_recorded_wrong() -> None:
 
 
 def test_keyboard_interactive_login_and_refused_show_version(tmp_path: Path) -> None:
-    """An sshd that takes the password only through keyboard-interactive, and a command policy that
-    refuses `show ns version` but allows `shell`: still the CLI (its ERROR: answer says so), still
-    triaged through `shell`."""
+    """An sshd that takes the password only through keyboard-interactive, a command policy that
+    refuses `show ns version` but allows `shell`, and CLI bytes before each frame's first marker:
+    still the CLI (its ERROR: answer says so), still triaged through `shell`, every stream whole."""
 
     async def main() -> tuple[Any, Any, ssh_lab.Appliance]:
-        app = await _start(_compromised(), births={STOMPED: RECENT}, kbdint_only=True, deny_version=True)
+        app = await _start(_compromised(), births={STOMPED: RECENT}, kbdint_only=True, deny_version=True,
+                           lead_noise=b"\x00\r\x1b[0m> ")
         try:
             col, r = await _live(app, tmp_path)
         finally:

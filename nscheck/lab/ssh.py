@@ -77,6 +77,8 @@ class Appliance:
     kbdint_only: bool = False
     # a command policy that refuses `show ns version` but allows `shell`
     deny_version: bool = False
+    # bytes the CLI puts before a `shell` command's output, on the same line as its first words
+    lead_noise: bytes = b""
     received: list[str] = field(default_factory=list)
     server: Any = None
     host: str = "127.0.0.1"
@@ -223,7 +225,7 @@ async def _answer(app: Appliance, cs: SshCommandSet, proc: asyncssh.SSHServerPro
         data = app.processes.encode()
     else:
         data = app.sockets.encode()
-    out.write(f"NSCHECK-BEGIN-{m.group('id')}-{m.group('n')}\r\n".encode())
+    out.write(app.lead_noise + f"NSCHECK-BEGIN-{m.group('id')}-{m.group('n')}\r\n".encode())
     lines = _b64_lines(data)
     if app.profile == "hang" and decl.kind == "tar":
         for ln in lines[: max(1, len(lines) // 2)]:

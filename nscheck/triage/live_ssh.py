@@ -185,6 +185,17 @@ def _client_class(t: SshTarget, auth: SshAuth, col: Collection) -> type:
     return _Client
 
 
+def _is_marker(line: str, marker: str) -> bool:
+    """``marker`` alone on its line, or after a few bytes of the CLI's own framing (NCSC-NL trims
+    such leading bytes from `shell` output): never inside the echo of the command line itself."""
+    if line == marker:
+        return True
+    if not line.endswith(marker):
+        return False
+    prefix = line[: -len(marker)]
+    return len(prefix) <= 32 and "echo" not in prefix and "NSCHECK" not in prefix
+
+
 async def _read_framed(stdout: Any, cmd_id: str, nonce: str, stream: Stream) -> str:
     """Decode the base64 between this command's markers into ``stream.path``; returns the text seen
     outside the markers (the CLI's own words, e.g. a refusal)."""
@@ -210,12 +221,12 @@ async def _read_framed(stdout: Any, cmd_id: str, nonce: str, stream: Stream) -> 
                 raw, buf = buf[:nl], buf[nl + 1:]
                 line = raw.strip().decode("ascii", "replace")
                 if not inside:
-                    if line == begin:
+                    if _is_marker(line, begin):
                         inside = True
                     elif len(outside) < 20:
                         outside.append(line[:300])
                     continue
-                if line == end:
+                if _is_marker(line, end):
                     inside = False
                     stream.complete = True
                     continue

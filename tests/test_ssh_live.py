@@ -375,3 +375,19 @@ def test_keyboard_interactive_login_and_refused_show_version(tmp_path: Path) -> 
     assert all(s.complete for s in col.streams)
     assert r.status.value == "ok" and r.indicators
     assert all(c == "show ns version" or c.startswith("shell echo NSCHECK-BEGIN-") for c in app.received)
+
+
+def test_no_shell_summary_tells_a_refusal_from_a_command_the_cli_did_not_take() -> None:
+    import datetime as dt
+
+    from nscheck.triage.live_ssh import Collection
+
+    def summary(answer: str) -> str:
+        col = Collection(target=parse_ssh_target("ssh://ops@gw1"), started=dt.datetime.now(dt.UTC), mode="cli",
+                         version_text="NetScaler NS14.1: Build 47.46.nc", shell_refusal=answer)
+        r = triage_collection(col, _opts(), _rules(), SIG)
+        assert r.status.value == "error" and NO_SHELL in (r.error or "") and answer in r.error
+        return str(r.coverage["summary"])
+
+    assert "command policy allows 'shell'" in summary("ERROR: Not authorized to execute this command [shell]")
+    assert "not a permission refusal" in summary("ERROR: Argument pre-requisite missing")

@@ -477,8 +477,15 @@ def triage_collection(col: Collection, opts: Any, rules: Any, sigdir: Path | Non
             status = HostStatus.ERROR
             reason = f"{NO_SHELL}: the CLI did not run 'shell' ({col.shell_refusal or col.error or 'no output'})"
             error = reason
-            summary = (f"NOT TRIAGED: {reason}. Use a superuser account that may run 'shell' (see README: live triage), "
-                       "or collect a support bundle and run nscheck triage on it.")
+            answer = (col.shell_refusal or "").lower()
+            if col.shell_refusal and not any(w in answer for w in ("authoriz", "permission", "denied", "not allowed")):
+                # not a refusal of the account: the CLI (or shell) did not take the command line itself
+                hint = ("The answer is not a permission refusal: compare it with the commands of --dry-run and report "
+                        "it with your firmware version (nscheck --version, show ns version). ")
+            else:
+                hint = ("Use an account whose command policy allows 'shell' (see README: live triage, least-privilege "
+                        "account). ")
+            summary = (f"NOT TRIAGED: {reason}. {hint}Or collect a support bundle and run nscheck triage on it.")
         return HostResult(target=url, status=status, error=error, kind="triage", build=build_info,
                           skipped=(Skipped("triage", error),), started=iso(col.started.timestamp()),
                           coverage={"summary": summary, "source": {"path": url, "type": "live"}, "live": live,

@@ -6,7 +6,7 @@ keeps the whole run (target stream, semaphore, state, every sink, progress, sign
 results, exit code) and only the call that scans one host is sent to a worker. So every output
 is built exactly as with one process; only the scanning runs elsewhere.
 
-- Each worker is a long-lived ``python -m nscheck.workers`` child with its own event loop and
+- Each worker is a long-lived ``python -c ... --nscheck-worker I`` child with its own event loop and
   ``ProbeClient``, started with a fresh interpreter (never a fork of a process whose event loop
   and threads are running). Parent and worker talk over the child's stdin/stdout with
   length-prefixed pickles: the parent sends the options and the validated signatures once, then
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import pickle
 import signal
@@ -40,7 +41,6 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from nscheck.model import HostResult, HostStatus, SkipKind, Skipped
@@ -56,6 +56,9 @@ _MAX_FRAME = 1 << 30  # a result is bounded by the per-host byte caps; this only
 # Below this many targets per extra worker, starting a process (about half a second of CPU:
 # the imports and the signatures) costs more than it saves.
 MIN_HOSTS_PER_WORKER = 50
+WORKER_FLAG = "--nscheck-worker"  # in a worker's command line: `ps` shows what it is
+_BOOT = ("import json, os, sys; sys.path[:] = json.loads(os.environ.pop('NSCHECK_WORKER_PATH')); "
+         "from nscheck.workers import main; sys.exit(main())")
 _RESPAWNS = 3  # deaths of one worker slot after which its hosts are scanned in the parent
 _CLOSE_WAIT = 5.0  # seconds a worker gets to exit after its stdin closes, before SIGKILL
 
@@ -192,12 +195,12 @@ class WorkerPool:
         await asyncio.gather(*(self._worker(i) for i in range(self.n)))
 
     async def _spawn(self, i: int) -> _Worker:
-        pkg_parent = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ)
-        # The child finds this very nscheck even when it runs from a checkout that is not installed.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH")) if p)
+        # The child imports exactly the code this process runs (a checkout run with `python -m`,
+        # an installed package, a zipapp): it starts with this process's sys.path, as
+        # multiprocessing's spawn does, rather than with whatever `python -m` would find.
+        env = dict(os.environ, NSCHECK_WORKER_PATH=json.dumps(sys.path))
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "nscheck.workers", str(i),
+            sys.executable, "-c", _BOOT, WORKER_FLAG, str(i),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
             env=env, start_new_session=True, limit=1 << 20)
         w = _Worker(i, proc)
@@ -219,7 +222,7 @@ class WorkerPool:
             self._starting[i] = fut
             try:
                 w = await asyncio.shield(fut)
-            except OSError as e:
+            except Exception as e:  # no usable interpreter, out of processes or descriptors
                 self._deaths[i] = _RESPAWNS  # cannot start a process at all: scan in the parent
                 print(f"nscheck: cannot start worker process {i + 1}: {e}; its hosts are scanned in the "
                       "main process", file=sys.stderr, flush=True)
@@ -230,7 +233,7 @@ class WorkerPool:
             return w
         try:
             return await asyncio.shield(fut)
-        except OSError:
+        except Exception:
             return None
 
     async def _read(self, w: _Worker) -> None:
@@ -401,9 +404,18 @@ async def host_scanner(opts: ScanOptions, sigs: Any, client: Any = None) -> Asyn
 # -- worker side ---------------------------------------------------------------------------------
 
 
+def worker_pacer(rate: float, n: int, index: int, phase: float, **kw: Any) -> Any:
+    """Worker ``index``'s share of a ``--rate-limit`` of ``rate`` split over ``n`` workers: one
+    slot every n/rate seconds, starting index/rate after ``phase`` (a ``time.monotonic`` value of
+    the parent; CLOCK_MONOTONIC is system-wide). The shares add up to the cap, evenly spaced."""
+    from nscheck.probe.ratelimit import RateLimiter
+
+    return RateLimiter(rate / n, start=phase + index / rate, **kw)
+
+
+
 async def _serve(index: int, proto_fd: int) -> None:
     from nscheck.probe.client import ProbeClient
-    from nscheck.probe.ratelimit import RateLimiter
     from nscheck.runner import scan_host
 
     loop = asyncio.get_running_loop()
@@ -439,8 +451,7 @@ async def _serve(index: int, proto_fd: int) -> None:
 
     async with ProbeClient(opts) as pc:
         if opts.rate_limit:
-            # This worker's share of the run's cap; slots interleaved with the other workers'.
-            pc.pacer = RateLimiter(opts.rate_limit / n, start=init["phase"] + index / opts.rate_limit)
+            pc.pacer = worker_pacer(opts.rate_limit, n, index, init["phase"])
 
         async def one(ident: int, t: Target) -> None:
             try:
@@ -473,8 +484,9 @@ async def _serve(index: int, proto_fd: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """A worker: ``python -c <boot> --nscheck-worker INDEX``, talking to its parent over stdio."""
     args = list(sys.argv[1:] if argv is None else argv)
-    index = int(args[0]) if args else 0
+    index = int(args[-1]) if args and args[-1].isdigit() else 0
     # The parent owns the run's signals (grace period, partial results); a worker only ends
     # when its stdin closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -21,7 +21,14 @@ import pytest
 
 from nscheck.options import ScanOptions
 from nscheck.targets import parse_target
-from nscheck.workers import MIN_HOSTS_PER_WORKER, _slot, resolve_workers, usable_cpus
+from nscheck.workers import (
+    MIN_HOSTS_PER_WORKER,
+    WORKER_FLAG,
+    _slot,
+    resolve_workers,
+    usable_cpus,
+    worker_pacer,
+)
 
 pytestmark = pytest.mark.lab
 lab_mod = pytest.importorskip("nscheck.lab")
@@ -139,6 +146,28 @@ def test_workers_default_and_options() -> None:
     assert resolve_workers(o, None) == usable_cpus()  # stdin: length unknown
 
 
+def test_rate_limit_split_stays_one_cap() -> None:
+    """--rate-limit 10/s over 3 workers: each worker paces at 10/3 per second, and their slots
+    interleave, so the run as a whole starts one request every 0.1 s, never more."""
+    import asyncio
+
+    now = [50.0]
+    starts: list[float] = []
+
+    async def sleep(d: float) -> None:
+        pass
+
+    pacers = [worker_pacer(10.0, 3, i, 50.0, clock=lambda: now[0], sleep=sleep) for i in range(3)]
+
+    async def go() -> None:
+        for p in pacers:  # every worker asks for 5 slots at once
+            for _ in range(5):
+                starts.append(now[0] + await p.acquire())
+
+    asyncio.run(go())
+    assert sorted(starts) == [pytest.approx(50.0 + k * 0.1) for k in range(15)]
+
+
 def test_config_key(tmp_path: Path) -> None:
     from nscheck.config import ConfigError, load
 
@@ -164,7 +193,7 @@ def _nscheck(*args: str, stdout: Any = subprocess.PIPE) -> subprocess.Popen[str]
 
 
 def _workers_of(pid: int) -> dict[int, str]:
-    """{pid: worker index} of the ``nscheck.workers`` children of ``pid``."""
+    """{pid: worker index} of the worker processes of ``pid``."""
     found = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -175,8 +204,8 @@ def _workers_of(pid: int) -> dict[int, str]:
         except OSError:
             continue
         ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        if ppid == pid and b"nscheck.workers" in cmd:
-            found[int(d.name)] = cmd[cmd.index(b"nscheck.workers") + 1].decode()
+        if ppid == pid and WORKER_FLAG.encode() in cmd:
+            found[int(d.name)] = cmd[cmd.index(WORKER_FLAG.encode()) + 1].decode()
     return found
 
 

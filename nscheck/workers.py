@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import pickle
 import signal
@@ -41,6 +42,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from nscheck.model import HostResult, HostStatus, SkipKind, Skipped
@@ -59,36 +61,93 @@ MIN_HOSTS_PER_WORKER = 50
 WORKER_FLAG = "--nscheck-worker"  # in a worker's command line: `ps` shows what it is
 _BOOT = ("import json, os, sys; sys.path[:] = json.loads(os.environ.pop('NSCHECK_WORKER_PATH')); "
          "from nscheck.workers import main; sys.exit(main())")
+# What a worker may use at its peak (about 70 MB measured at 300 hosts, -c 100), with headroom.
+WORKER_MEMORY = 128 << 20
 _RESPAWNS = 3  # deaths of one worker slot after which its hosts are scanned in the parent
 _CLOSE_WAIT = 5.0  # seconds a worker gets to exit after its stdin closes, before SIGKILL
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (affinity, cgroup cpusets), not the machine's count."""
+def usable_cpus(cgroup_root: str = "/sys/fs/cgroup") -> int:
+    """CPUs this process may use: its affinity (cpusets), capped by a cgroup CPU quota (a
+    container's CPU limit, which affinity does not show), never the machine's count."""
     count = getattr(os, "process_cpu_count", None)  # Python 3.13+
     if count is not None:
-        return max(1, count() or 1)
+        n = max(1, count() or 1)
+    else:
+        try:
+            n = max(1, len(os.sched_getaffinity(0)))
+        except (AttributeError, OSError):
+            n = max(1, os.cpu_count() or 1)
+    quota = _cgroup_cpu_quota(Path(cgroup_root))
+    if quota is not None:
+        n = min(n, max(1, math.ceil(quota)))
+    return n
+
+
+def _read(p: Path) -> str | None:
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        return p.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
-def resolve_workers(opts: ScanOptions, n_targets: int | None) -> int:
+def _cgroup_cpu_quota(root: Path) -> float | None:
+    """CPUs allowed by the cgroup's CFS quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``), or None."""
+    v2 = _read(root / "cpu.max")
+    try:
+        if v2 is not None:
+            quota, _, period = v2.partition(" ")
+            return None if quota == "max" else int(quota) / int(period or "100000")
+        for d in ("cpu", "cpu,cpuacct"):
+            q, per = _read(root / d / "cpu.cfs_quota_us"), _read(root / d / "cpu.cfs_period_us")
+            if q is not None and per is not None:
+                return None if int(q) <= 0 else int(q) / int(per)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def _cgroup_memory_limit(root: Path) -> int | None:
+    """The cgroup's memory limit in bytes (v2 ``memory.max``, v1 ``memory.limit_in_bytes``), or None."""
+    for f in (root / "memory.max", root / "memory" / "memory.limit_in_bytes"):
+        text = _read(f)
+        if text is None:
+            continue
+        if text == "max":
+            return None
+        try:
+            n = int(text)
+        except ValueError:
+            return None
+        return n if n < 1 << 60 else None  # v1 says "unlimited" with a huge number
+    return None
+
+
+def resolve_workers(opts: ScanOptions, n_targets: int | None, cgroup_root: str = "/sys/fs/cgroup") -> int:
     """The number of worker processes for this run; 1 means in-process, as before ``--workers``.
 
     ``--workers N`` is taken as given. Otherwise: 1 for a dry run (sends nothing), else the
-    usable CPUs, but no more than one worker per ``MIN_HOSTS_PER_WORKER`` targets (a handful of
-    hosts is done before a worker has started). A target stream of unknown length (stdin) gets
-    the usable CPUs."""
+    usable CPUs (affinity and a container's CPU quota), no more than fit in a container's memory
+    limit (``WORKER_MEMORY`` each, the main process counted as one) and no more than one worker
+    per ``MIN_HOSTS_PER_WORKER`` targets (a handful of hosts is done before a worker has
+    started). A target stream of unknown length (stdin) is not capped by its length."""
     if opts.workers is not None:
         return max(1, opts.workers)
     if opts.dry_run:
         return 1
-    cpus = usable_cpus()
-    if n_targets is None:
-        return cpus
-    return max(1, min(cpus, n_targets // MIN_HOSTS_PER_WORKER))
+    n = min(usable_cpus(cgroup_root), _fit_in_memory(cgroup_root))
+    if n_targets is not None:
+        n = min(n, n_targets // MIN_HOSTS_PER_WORKER)
+    return max(1, n)
+
+
+def _fit_in_memory(cgroup_root: str) -> int:
+    """Workers that fit under a container's memory limit next to the main process (a pod with
+    512 MiB on a 64-CPU node must not start 64 interpreters)."""
+    limit = _cgroup_memory_limit(Path(cgroup_root))
+    if limit is None:
+        return 1 << 16
+    return max(1, limit // WORKER_MEMORY - 1)
 
 
 def route_key(t: Target, nitro: Any) -> str | None:

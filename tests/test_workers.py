@@ -137,13 +137,35 @@ def test_same_per_host_files(scans: dict[int, dict[str, Any]]) -> None:
     assert fleet_a.stat().st_size > 0 and fleet_b.stat().st_size > 0
 
 
-def test_workers_default_and_options() -> None:
+def test_workers_default_and_options(tmp_path: Path) -> None:
     o = ScanOptions()
-    assert resolve_workers(o.with_(workers=3), 1) == 3  # as given
-    assert resolve_workers(o.with_(dry_run=True), 100_000) == 1
-    assert resolve_workers(o, MIN_HOSTS_PER_WORKER - 1) == 1  # a short list: not worth a process
-    assert resolve_workers(o, 100_000) == usable_cpus()
-    assert resolve_workers(o, None) == usable_cpus()  # stdin: length unknown
+    free = str(tmp_path / "no-cgroup")  # no container limits
+    cpus = usable_cpus(free)
+    assert resolve_workers(o.with_(workers=3), 1, free) == 3  # as given
+    assert resolve_workers(o.with_(dry_run=True), 100_000, free) == 1
+    assert resolve_workers(o, MIN_HOSTS_PER_WORKER - 1, free) == 1  # a short list: not worth a process
+    assert resolve_workers(o, 100_000, free) == cpus
+    assert resolve_workers(o, None, free) == cpus  # stdin: length unknown
+
+
+@pytest.mark.parametrize(("files", "cpus", "workers"), [
+    ({"cpu.max": "150000 100000\n"}, 2, None),  # cgroup v2: 1.5 CPUs of quota -> 2
+    ({"cpu.max": "max 100000\n"}, None, None),  # no quota
+    ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1, None),  # v1: 1 CPU
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None, None),
+    ({"memory.max": str(512 << 20)}, None, 3),  # a 512 MiB pod: 3 workers next to the main process
+    ({"memory/memory.limit_in_bytes": "9223372036854771712"}, None, None),  # v1 "unlimited"
+    ({"memory.max": str(100 << 20)}, None, 1),
+])
+def test_container_limits_cap_the_default(tmp_path: Path, files: dict[str, str], cpus: int | None,
+                                         workers: int | None) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    machine = usable_cpus(str(tmp_path / "none"))
+    assert usable_cpus(str(tmp_path)) == (min(machine, cpus) if cpus else machine)
+    want = min(machine, cpus or machine, workers or machine)
+    assert resolve_workers(ScanOptions(), 100_000, str(tmp_path)) == want
 
 
 def test_rate_limit_split_stays_one_cap() -> None:

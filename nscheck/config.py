@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nscheck.options import ScanOptions
+from nscheck.report.formats import OutputFormat
 
 # Flag long names that differ from the ScanOptions field they set.
 ALIASES: dict[str, str] = {
@@ -44,7 +45,7 @@ PATH_FIELDS = {
     "ocsf", "syslog_ca", "hec_token_file", "hec_ca", "spool_dir",
 }
 CHOICES = {
-    "format": ("table", "json", "jsonl", "md", "csv"),
+    "format": tuple(f.value for f in OutputFormat),
     "fail_on": ("critical", "high", "medium", "low", "any", "none"),
     "sort": ("urgency", "name", "verdict", "cvss", "input"),
 }

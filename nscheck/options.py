@@ -51,7 +51,7 @@ class ScanOptions:
     indicator_paths: str = "default"
     signatures: str | None = None
     # output
-    format: str = "table"  # table | json | jsonl | md | csv
+    format: str = "table"  # an OutputFormat value (nscheck/report/formats.py)
     output: str | None = None  # -o FILE: the --format output goes there instead of stdout
     output_dir: str | None = None
     jsonl: str | None = None  # "-" for stdout

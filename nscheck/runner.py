@@ -11,14 +11,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
-import json
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -225,10 +223,10 @@ def _assess(fp: Any, sigs: ScanSignatures) -> tuple[tuple[AdvisoryResult, ...], 
 
 
 @dataclass
-class _Progress:
-    done: int = 0
-    counts: Counter[str] = field(default_factory=Counter)
-    requests: int = 0
+class StreamEnd:
+    """How a host stream ended, known once it has: ``partial`` when a stop (SIGTERM/SIGINT) cut it short."""
+
+    partial: bool = False
 
 
 async def scan_async(
@@ -242,69 +240,81 @@ async def scan_async(
     run_info: RunInfo | None = None,
     stage: Any = None,
 ) -> RunSummary:
-    """Scan a stream of targets with at most ``opts.concurrency`` hosts in flight."""
-    from nscheck.workers import host_scanner
+    """Scan a stream of targets with at most ``opts.concurrency`` hosts in flight; ``drive``
+    gives each host to the state stage and every sink as it finishes."""
+    from nscheck.drive import drive
 
     sigs = sigs or load_signatures(opts)
     meta = signatures_meta(opts.signatures_path)
     info = run_info or RunInfo(run_id=uuid.uuid4().hex, started=_now(), kind="scan", tool_version=__version__,
                                shard=_shard_label(opts), signatures_version=meta.get("signatures_version"),
                                signatures_date=meta.get("signatures_date"))
-    t0 = time.monotonic()
-    prog = _Progress()
-    for s in sinks:
-        s.open(info)
-    if stage is not None:  # nscheck.state.StateStage: history, transitions, suppressions
-        stage.open(info)
+    end = StreamEnd()
+    return await drive(scan_stream(targets, opts, sigs, stop, client=client, end=end), sinks, run_info=info,
+                       stage=stage, partial=lambda: end.partial)
+
+
+async def scan_stream(targets: Iterable[Target], opts: ScanOptions, sigs: ScanSignatures,
+                      stop: asyncio.Event | None = None, *, client: Any = None,
+                      end: StreamEnd | None = None) -> AsyncIterator[HostResult]:
+    """Each host's result as soon as it is done. Hosts are launched lazily (at most
+    ``opts.concurrency`` tasks exist, so memory stays flat at any target count); after ``stop``
+    nothing new starts and in-flight hosts get ``opts.grace_period`` seconds (``end.partial``)."""
+    from nscheck.state.cron import acquire_or_stop, drain
+    from nscheck.workers import host_scanner
+
+    end = end if end is not None else StreamEnd()
     sem = asyncio.Semaphore(max(1, opts.concurrency))
     running: set[asyncio.Task[None]] = set()
-    partial = False
+    # Finished hosts wait here for the consumer (the sinks run in this, the caller's, task: a
+    # hard stop cancels every other task, never the one that closes the sinks); None: no more.
+    finished: asyncio.Queue[HostResult | None] = asyncio.Queue()
 
-    async def one(t: Target) -> None:
-        try:
-            res = await scan(t)
-            if stage is not None:
-                from nscheck.state.cron import annotate
-
-                res = annotate(stage, res)
-            prog.done += 1
-            prog.counts[res.verdict.value] += 1
-            prog.requests += res.requests_sent
-            for s in sinks:
-                try:
-                    s.host(res)
-                except Exception as e:  # a sink failure must not kill the scan
-                    print(f"nscheck: output error for {t.raw}: {e}", file=sys.stderr)
-        finally:
-            sem.release()
-
-    # --workers N: only this call moves to worker processes; the run stays here (nscheck.workers).
+    # --workers N: only the per-host call moves to worker processes; the run stays here (nscheck.workers).
     async with host_scanner(opts, sigs, client) as scan:
-        for t in targets:
-            if stop is not None and stop.is_set():
-                partial = True
-                break
-            # Launch lazily: at most `concurrency` tasks exist. A stop ends the wait for a slot.
-            from nscheck.state.cron import acquire_or_stop
 
-            if not await acquire_or_stop(sem, stop):
-                partial = True
-                break
-            task = asyncio.create_task(one(t))
-            running.add(task)
-            task.add_done_callback(running.discard)
-        if running:
-            # After a stop (SIGTERM/SIGINT) in-flight hosts get --grace-period seconds.
-            from nscheck.state.cron import drain
+        async def one(t: Target) -> None:
+            try:
+                finished.put_nowait(await scan(t))
+            finally:
+                sem.release()
 
-            partial = await drain(running, stop, opts.grace_period) or partial
-    summary = RunSummary(run=info, ended=_now(), duration_ms=int((time.monotonic() - t0) * 1000), hosts=prog.done,
-                         counts=dict(prog.counts), partial=partial, requests_sent=prog.requests)
-    if stage is not None:
-        summary = stage.close(summary)
-    for s in sinks:
-        s.close(summary)
-    return summary
+        async def launch() -> None:
+            try:
+                for t in targets:
+                    if stop is not None and stop.is_set():
+                        end.partial = True
+                        break
+                    # A stop ends the wait for a slot.
+                    if not await acquire_or_stop(sem, stop):
+                        end.partial = True
+                        break
+                    task = asyncio.create_task(one(t))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if running:
+                    # After a stop (SIGTERM/SIGINT) in-flight hosts get --grace-period seconds.
+                    end.partial = await drain(running, stop, opts.grace_period) or end.partial
+            finally:
+                finished.put_nowait(None)
+
+        launcher = asyncio.create_task(launch())
+        try:
+            while (result := await finished.get()) is not None:
+                yield result
+        finally:
+            if not launcher.done():  # the consumer gave up early: stop launching, drop hosts in flight
+                launcher.cancel()
+                for t in list(running):
+                    t.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+            try:
+                await launcher
+            except asyncio.CancelledError:
+                me = asyncio.current_task()
+                if me is not None and me.cancelling():
+                    raise
+                end.partial = True  # a hard stop (second signal) cancelled the launcher
 
 
 class _Collect:
@@ -334,28 +344,6 @@ def scan_hosts(targets: Sequence[str], opts: ScanOptions | None = None) -> list[
 
 
 # -- output ----------------------------------------------------------------------------------------
-
-
-class _JsonStdoutSink:
-    """--format json: one array at the end; jsonl: one line per host as it finishes."""
-
-    def __init__(self, fmt: str):
-        self.fmt = fmt
-        self.results: list[HostResult] = []
-
-    def open(self, run: RunInfo) -> None:
-        pass
-
-    def host(self, result: HostResult) -> None:
-        if self.fmt == "jsonl":
-            sys.stdout.write(json.dumps(result.to_dict(), default=str) + "\n")
-            sys.stdout.flush()
-        else:
-            self.results.append(result)
-
-    def close(self, summary: RunSummary) -> None:
-        if self.fmt == "json":
-            sys.stdout.write(json.dumps([r.to_dict() for r in self.results], indent=2, default=str) + "\n")
 
 
 _SECRET_HEADER = ("auth", "cookie", "token", "key", "secret", "pass", "session", "credential")
@@ -493,13 +481,15 @@ def run(opts: ScanOptions) -> int:
 def _scan_and_report(opts: ScanOptions, targets: Iterable[Target], sigs: ScanSignatures) -> int:
     from nscheck.report import build_sinks
     from nscheck.report.exitcodes import ExitTally
+    from nscheck.report.formats import OutputFormat
     from nscheck.state.cron import QuietSink, SetupError, scheduled, with_signals
 
     keep = ExitTally()  # only what the exit code needs, not every result (memory at 5000+ hosts)
     try:
         # --lock first: a run that is locked out touches no output file and no state.
         with scheduled(opts) as stage:
-            out: Sink = QuietSink() if opts.quiet and opts.format == "table" else _stdout_sink(opts.format, opts.sort)
+            out: Sink = (QuietSink() if opts.quiet and opts.format == OutputFormat.TABLE
+                         else OutputFormat(opts.format).sink("scan", sort=opts.sort))
             # `--jsonl -` owns stdout: the table/json would corrupt the stream.
             names: list[str] | None = None
             if "-" not in opts.input_files:
@@ -578,14 +568,6 @@ def _shard_label(opts: ScanOptions) -> str | None:
     except ValueError:
         return opts.shard
     return f"{sh[0]}/{sh[1]}" if sh else None
-
-
-def _stdout_sink(fmt: str, sort: str = "urgency") -> Sink:
-    if fmt in ("table", "md", "csv"):
-        from nscheck.report import stdout_sink
-
-        return stdout_sink(fmt, sort=sort)  # compact rows (table) or spooled in order (md, csv)
-    return _JsonStdoutSink(fmt)
 
 
 def _run_demo(opts: ScanOptions) -> int:

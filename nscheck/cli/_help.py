@@ -8,6 +8,7 @@ its type (an integer is N, a number is SECONDS when its name says time, else N).
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 # Long option (or argument) name -> metavar. Choices are spelled out: they are short.
@@ -77,11 +78,13 @@ def _metavar(param: Any, help_text: str) -> str | None:
         return BY_NAME[name]
     if getattr(param, "is_flag", False) or getattr(param, "count", False):
         return None
-    if name == "--format":
-        # "Output on stdout: table|json|md" -> the choices after the last colon
-        tail = help_text.rsplit(":", 1)[-1].strip().rstrip(".")
-        return tail if tail and " " not in tail else "FORMAT"
     ann = _annotation(param)
+    if isinstance(ann, type) and issubclass(ann, Enum):  # a choice (--format): its values, as completion offers them
+        return "|".join(str(m.value) for m in ann)
+    if name == "--format":
+        # "table | json" in the help text -> the choices
+        tail = help_text.rsplit(":", 1)[-1].replace(" ", "").rstrip(".")
+        return tail if tail and "|" in tail else "FORMAT"
     if ann is int:
         return "N"
     if ann is float:

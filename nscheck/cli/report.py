@@ -10,8 +10,7 @@ import typer
 
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
-
-_FORMATS = ("table", "md", "csv", "html", "json", "jsonl")
+from nscheck.report.formats import OutputFormat, help_text
 
 
 @app.command("report", epilog="Exit codes: 0 rendered; 64 bad input or usage; 66 an INPUT does not exist; "
@@ -19,7 +18,7 @@ _FORMATS = ("table", "md", "csv", "html", "json", "jsonl")
 def report_cmd(
     inputs: list[str] = typer.Argument(..., help="ECS JSONL files (shards may be concatenated), per-host JSON "
                                        "files, or --output-dir directories; '-' reads stdin."),
-    fmt: str = typer.Option("table", "-f", "--format", help="Output format: " + "|".join(_FORMATS)),
+    fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "-f", "--format", help=help_text("Output format: ")),
     output: str = typer.Option(None, "-o", "--output", help="Write to FILE (atomically) instead of stdout."),
     sort: str = typer.Option("urgency", "--sort", help="Host order: urgency (most urgent first)|name|verdict|cvss|"
                              "input (table, md, csv, html; json/jsonl keep the input order)."),
@@ -29,13 +28,11 @@ def report_cmd(
     """Re-render saved results (from --jsonl, --output-dir or --format json) as a table, Markdown,
     CSV, HTML, JSON or ECS JSON Lines. A --jsonl file that cron appends to holds many runs: the
     table and Markdown show one section per run; --run picks runs for every format."""
-    from nscheck.report import FORMATS, render
+    from nscheck.report import render
     from nscheck.report.jsonfmt import ReportInputError, load_runs
     from nscheck.report.order import SORTS
     from nscheck.report.outputs import check_outputs, input_problem, stdout_to
 
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}", param_hint="--format")
     if sort not in SORTS:
         raise typer.BadParameter(f"--sort must be one of {', '.join(SORTS)}", param_hint="--sort")
     missing = [(i, input_problem(i)) for i in inputs]

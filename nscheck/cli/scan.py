@@ -6,9 +6,9 @@ import typer
 
 from nscheck.cli import app
 from nscheck.options import DEFAULT_USER_AGENT, ScanOptions
+from nscheck.report.formats import OutputFormat, help_text
 
 _FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
-_FORMATS = ("table", "json", "jsonl", "md", "csv")
 
 
 @app.command(
@@ -61,7 +61,7 @@ def scan_cmd(
     allow_origins: list[str] = typer.Option(None, "--allow-origin", help="Extra origin allowed in login pages (repeatable)."),
     allow_origin_files: list[str] = typer.Option(None, "--allow-origin-file", help="File of allowed origins, one per line."),
     signatures: str = typer.Option(None, "--signatures", help="Use another signature set directory."),
-    fmt: str = typer.Option("table", "-f", "--format", help="Output on stdout: " + "|".join(_FORMATS)),
+    fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "-f", "--format", help=help_text("Output on stdout: ")),
     output: str = typer.Option(None, "-o", "--output", help="Write the --format output to FILE (atomically) instead of stdout."),
     output_dir: str = typer.Option(None, "--output-dir", help="Write <host>.json and <host>.md per target here."),
     jsonl: str = typer.Option(None, "--jsonl", help="ECS JSON Lines for SIEM, appended to FILE (one complete line "
@@ -109,8 +109,6 @@ def scan_cmd(
 ) -> None:
     """Scan NetScaler appliances over HTTP(S), safely (GET/HEAD only): product, role, build,
     bulletins that hit it, and remote indicators of compromise."""
-    if fmt not in _FORMATS:
-        raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}", param_hint="--format")
     if indicator_paths not in ("default", "full", "none"):
         raise typer.BadParameter("--indicator-paths must be default, full or none", param_hint="--indicator-paths")
     from nscheck.report.order import SORTS

@@ -7,8 +7,7 @@ import datetime as dt
 import secrets
 import shlex
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,13 +16,13 @@ import typer
 from nscheck import __version__
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
+from nscheck.report.formats import OutputFormat, help_text
 
 if TYPE_CHECKING:
     from nscheck.model import HostResult
     from nscheck.signatures.triage import TriageRules
     from nscheck.triage.context import TriageOptions
 
-_FORMATS = ("table", "json", "md")
 _FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
 
 
@@ -65,7 +64,7 @@ def triage_cmd(
     paths: list[str] = typer.Argument(None, help="Artefact collections (directory, tar, tar.gz, collector bundle, image), "
                                       "or live appliances as ssh://USER@HOST[:PORT]."),
     name: str = typer.Option(None, "--name", help="Appliance name; all PATHs are then treated as one appliance."),
-    fmt: str = typer.Option("table", "-f", "--format", help="Output on stdout: " + "|".join(_FORMATS)),
+    fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "-f", "--format", help=help_text("Output on stdout: ")),
     output: str = typer.Option(None, "-o", "--output", help="Write the --format output to FILE (atomically) instead of stdout."),
     output_dir: str = typer.Option(None, "--output-dir", help="Write <appliance>.json and <appliance>.md here."),
     jsonl: str = typer.Option(None, "--jsonl", help="ECS JSON Lines (nscheck.finding alerts with file.*; '-' for stdout)."),
@@ -107,8 +106,6 @@ def triage_cmd(
 ) -> None:
     """Triage artefacts collected from a NetScaler appliance, offline (NCSC-NL style checks, logs, YARA).
     Nothing from the input is executed; archives are read member by member, never extracted."""
-    if fmt not in _FORMATS:
-        raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}", param_hint="--format")
     if fail_on not in _FAIL_ON:
         raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
     when = _parse_when(collected_at) if collected_at else None
@@ -213,95 +210,38 @@ def _live(paths: list[str], input_files: list[str], ssh_user: str | None, ssh_ke
 
 def run_triage(opts: TriageOptions, rules: TriageRules, sigdir: Path,
                triage_fn: Callable[[list[str], TriageOptions, TriageRules, Path], HostResult]) -> int:
-    """Feed each appliance's result to the sinks as soon as it is done; returns the exit code."""
-    from collections import Counter
+    """Triage each appliance in turn; ``drive`` gives each result to the state stage and every
+    sink as soon as it is done (as for a scan). Returns the exit code."""
+    import asyncio
 
-    from nscheck.report import build_sinks, render_table
-    from nscheck.report.base import RunInfo, RunSummary
+    from nscheck.drive import drive, now
+    from nscheck.report import build_sinks
+    from nscheck.report.base import RunInfo, Sink
     from nscheck.report.exitcodes import ExitTally
-    from nscheck.report.jsonfmt import host_json
-    from nscheck.report.markdown import host_markdown
+    from nscheck.report.formats import OutputFormat
 
-    t0 = time.monotonic()
-    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    run = RunInfo(run_id="triage-" + secrets.token_hex(6), started=started, kind="triage", tool_version=__version__,
+    run = RunInfo(run_id="triage-" + secrets.token_hex(6), started=now(), kind="triage", tool_version=__version__,
                   command="nscheck triage " + " ".join(shlex.quote(p) for p in opts.paths))
     tally = ExitTally()
-    sinks = [*build_sinks(opts, kind="triage"), tally]
+    # `--jsonl -` owns stdout: the --format output would corrupt the stream.
+    out: list[Sink] = [] if opts.jsonl == "-" else [OutputFormat(opts.format).sink("triage")]
+    sinks = [*out, *build_sinks(opts, kind="triage"), tally]
     stage = None
     if opts.state:
         from nscheck.state import StateStage
 
         stage = StateStage(opts.state)
-        stage.open(run)
-    for s in sinks:
-        s.open(run)
     groups = [list(opts.paths)] if opts.name else [[p] for p in opts.paths]
-    results: list[HostResult] = []
-    counts: Counter[str] = Counter()
-    for group in groups:
-        result = triage_fn(group, opts, rules, sigdir)
-        if stage is not None:
-            if opts.name:
+
+    def results() -> Iterator[HostResult]:
+        for group in groups:
+            result = triage_fn(group, opts, rules, sigdir)
+            if stage is not None and opts.name:
+                # the state database keys an appliance by the name it was given
                 result = dataclasses.replace(result, extra={**result.extra, "host_name": opts.name})
-            result = stage.annotate(result)
-        counts[result.verdict.value] += 1
-        for s in sinks:
-            s.host(result)
-        if opts.format == "json":
-            sys.stdout.write(host_json(result))
-        elif opts.format == "md":
-            sys.stdout.write(host_markdown(result))
-        else:
-            results.append(result)
-        sys.stdout.flush()
-    ended = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    summary = RunSummary(run=run, ended=ended, duration_ms=int((time.monotonic() - t0) * 1000), hosts=len(groups),
-                         counts=dict(counts))
-    if stage is not None:
-        summary = stage.close(summary)
-    for s in sinks:
-        s.close(summary)
-    if opts.format == "table" and opts.jsonl != "-":
-        render_table(results, summary=summary)
-        _print_table_details(results)
+            yield result
+
+    asyncio.run(drive(results(), sinks, run_info=run, stage=stage))
     for line in tally.error_lines():
         print(line, file=sys.stderr)
     return tally.code(opts.fail_on, opts.fail_on_unknown, opts.strict)
-
-
-def _print_table_details(results: list[HostResult]) -> None:
-    """The host table says the verdict; triage readers also need each hit and what was not looked at.
-    Every string here came from the input (member names, log lines, the path given): it goes through
-    the scan table's ``clean`` (no escapes, controls, bidi or line breaks) and is never rich markup."""
-    from rich.text import Text
-
-    from nscheck.report.table import default_console
-    from nscheck.report.text import clean
-
-    console = default_console()  # the terminal's width (160 only when stdout is not a terminal)
-
-    def say(text: str) -> None:
-        console.print(text, markup=False, highlight=False, emoji=False)
-
-    for r in results:
-        head = Text("\n")
-        head.append(clean(r.target, 200), style="bold")
-        head.append(f": {len(r.indicators)} indicator(s)")
-        console.print(head, highlight=False)
-        for i in r.indicators:
-            where = f"{i.path}:{i.line}" if i.line else (i.path or "")
-            say(f"  {i.severity.value:8} {i.confidence.value:6} {clean(i.check, 18):18} {clean(i.id, 60)}  "
-                f"{clean(where, 300)}")
-            say(f"      {clean(i.evidence, 500)}")
-        cov = r.coverage or {}
-        for cut in (cov.get("budgets") or {}).get("cut", []):
-            say(f"  CUT SHORT: {clean(cut, 300)}")
-        for m in cov.get("missing", []):
-            say(f"  not collected: {clean(m.get('area'))} ({clean(m.get('unchecked'))})")
-        for fam, st in sorted((cov.get("families") or {}).items()):
-            if st.get("status") not in ("checked",):
-                reason = ": " + clean(st["reason"]) if st.get("reason") else ""
-                say(f"  {clean(fam, 40)}: {clean(st.get('status'), 40)}{reason}")
-        for step in cov.get("next_steps", []):
-            say(f"  next: {clean(step, 500)}")

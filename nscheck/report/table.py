@@ -294,3 +294,38 @@ class TableSink:
 
     def close(self, summary: RunSummary) -> None:
         render_rows(sort_keyed(self.rows), self.console, summary=summary)
+
+
+def triage_details(results: Sequence[HostResult], console: Console | None = None) -> None:
+    """After the triage table: the host table says the verdict; triage readers also need each hit
+    and what was not looked at. Every string here came from the input (member names, log lines,
+    the path given): it goes through ``clean`` (no escapes, controls, bidi or line breaks) and is
+    never rich markup."""
+    from nscheck.report.text import clean
+
+    console = console or default_console()  # the terminal's width (160 only when stdout is not a terminal)
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, emoji=False)
+
+    for r in results:
+        head = Text("\n")
+        head.append(clean(r.target, 200), style="bold")
+        head.append(f": {len(r.indicators)} indicator(s)")
+        console.print(head, highlight=False)
+        for i in r.indicators:
+            where = f"{i.path}:{i.line}" if i.line else (i.path or "")
+            say(f"  {i.severity.value:8} {i.confidence.value:6} {clean(i.check, 18):18} {clean(i.id, 60)}  "
+                f"{clean(where, 300)}")
+            say(f"      {clean(i.evidence, 500)}")
+        cov = r.coverage or {}
+        for cut in (cov.get("budgets") or {}).get("cut", []):
+            say(f"  CUT SHORT: {clean(cut, 300)}")
+        for m in cov.get("missing", []):
+            say(f"  not collected: {clean(m.get('area'))} ({clean(m.get('unchecked'))})")
+        for fam, st in sorted((cov.get("families") or {}).items()):
+            if st.get("status") not in ("checked",):
+                reason = ": " + clean(st["reason"]) if st.get("reason") else ""
+                say(f"  {clean(fam, 40)}: {clean(st.get('status'), 40)}{reason}")
+        for step in cov.get("next_steps", []):
+            say(f"  next: {clean(step, 500)}")

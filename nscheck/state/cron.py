@@ -52,17 +52,6 @@ def scheduled(opts: Any) -> Iterator[StateStage | None]:
             lock.release()
 
 
-def annotate(stage: StateStage | None, result: HostResult) -> HostResult:
-    """The state processor between the runner and the sinks; a state failure never loses a host."""
-    if stage is None:
-        return result
-    try:
-        return stage.annotate(result)
-    except Exception as e:
-        print(f"nscheck: state: could not record {result.target}: {type(e).__name__}: {e}", file=sys.stderr)
-        return result
-
-
 async def drain(running: set[asyncio.Task[Any]], stop: asyncio.Event | None, grace: float) -> bool:
     """Wait for in-flight hosts. Once ``stop`` is set they get ``grace`` seconds, then are
     cancelled (never reported half-done). Returns True when the run was stopped early."""

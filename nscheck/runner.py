@@ -456,12 +456,11 @@ def run(opts: ScanOptions) -> int:
     targets: Iterable[Target] = itertools.chain((first,), stream)
     if opts.dry_run:
         return _dry_run(targets, opts, sigs)
-    from nscheck.report.outputs import check_outputs, stdout_to
+    from nscheck.report.outputs import check_run_outputs, stdout_to
 
     # Every output path before the first packet: a report that cannot be written fails now, in
     # one line, not after the scan (when the HTML would be lost) or once per host.
-    problems = check_outputs({"-o": opts.output, "--jsonl": opts.jsonl, "--csv": opts.csv, "--html": opts.html},
-                             {"--output-dir": opts.output_dir}, append={"--jsonl": True})
+    problems = check_run_outputs(opts)
     if problems:
         for line in problems:
             print(f"nscheck: {line}", file=sys.stderr)

@@ -109,7 +109,9 @@ def triage_cmd(
     if fail_on not in _FAIL_ON:
         raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
     when = _parse_when(collected_at) if collected_at else None
-    from nscheck.report.outputs import check_outputs, input_problem, stdout_to
+    from types import SimpleNamespace
+
+    from nscheck.report.outputs import check_run_outputs, input_problem, stdout_to
 
     paths = list(paths or [])
     # local PATHs only: ssh:// targets are live hosts, read by the live triage
@@ -120,7 +122,7 @@ def triage_cmd(
     if any(why for _, why in missing):
         raise typer.Exit(ExitCode.NOINPUT)
 
-    problems = check_outputs({"-o": output, "--jsonl": jsonl}, {"--output-dir": output_dir}, append={"--jsonl": True})
+    problems = check_run_outputs(SimpleNamespace(output=output, jsonl=jsonl, output_dir=output_dir))
     for line in problems:
         typer.echo(f"nscheck triage: {line}", err=True)
     if problems:

@@ -55,37 +55,18 @@ __all__ = [
 
 
 def build_sinks(opts: Any, *, kind: str = "scan", targets: Sequence[str] | None = None) -> list[Sink]:
-    """The file outputs the options ask for (JSONL, per-host files, CSV, HTML) and the progress
-    bar. ``opts`` is a ScanOptions (or anything with the same attribute names). The stdout
-    format (``--format``) and the exit tally are the caller's. ``targets``: every target's name
+    """The file outputs the options ask for (``outputs.FILE_OUTPUTS``: JSONL, per-host files, CSV,
+    OCSF, HTML), SIEM delivery and the progress bar. ``opts`` is a ScanOptions (or anything with
+    the same attribute names). The stdout format (``--format``) and the exit tally are the caller's. ``targets``: every target's name
     when the list is known up front (the progress bar then shows N/total and who is pending).
     The progress bar comes first: closed first, it is gone before anything prints a table."""
-    sinks: list[Sink] = []
-    if getattr(opts, "jsonl", None):
-        from nscheck.report.ecs import JsonlSink
+    from nscheck.report.outputs import file_sinks
 
-        sinks.append(JsonlSink(opts.jsonl))
-    if getattr(opts, "output_dir", None):
-        from nscheck.report.files import OutputDirSink
-
-        sinks.append(OutputDirSink(opts.output_dir, fleet_page=getattr(opts, "html", None)))
-    if getattr(opts, "csv", None):
-        from nscheck.report.csvfmt import CsvSink
-
-        sinks.append(CsvSink(opts.csv, sort=getattr(opts, "sort", DEFAULT_SORT)))
-    if getattr(opts, "ocsf", None):
-        from nscheck.report.ocsf import OcsfSink
-
-        sinks.append(OcsfSink(opts.ocsf))
+    sinks: list[Sink] = file_sinks(opts)
     if getattr(opts, "syslog", None) or getattr(opts, "hec_url", None):
         from nscheck import deliver
 
         sinks.extend(deliver.build(opts))
-    if getattr(opts, "html", None):
-        from nscheck.report.html import HtmlSink
-
-        sinks.append(HtmlSink(opts.html, output_dir=getattr(opts, "output_dir", None),
-                              sort=getattr(opts, "sort", DEFAULT_SORT)))
     if kind == "scan":
         from nscheck.report.progress import ProgressSink, wanted
 

@@ -1,4 +1,4 @@
-"""Output paths checked before the first packet, and ``-o FILE``.
+"""Output paths checked before the first packet, ``-o FILE``, and the list of file outputs.
 
 A cron job that cannot write its report must fail at once (exit 73, EX_CANTCREAT) with one line
 that names the flag and the path, not after an hour of scanning (when the HTML is lost) and not
@@ -13,8 +13,13 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from nscheck.report.base import Sink
 
 
 class OutputPathError(Exception):
@@ -156,3 +161,76 @@ def stdout_to(path: str | None) -> Iterator[Redirect]:
             if not ok:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+
+# -- the file outputs of a run ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileOutput:
+    """A report a run writes to a path of its own (stdout's is ``--format``, see ``formats.py``):
+    its flag, the options attribute holding the path, how the path is checked before the first
+    packet (``append``: opened for appending, never through a link; ``dir``: created), and its
+    sink (built from the path and the options)."""
+
+    flag: str
+    attr: str
+    check: Literal["file", "append", "dir"]
+    build: Callable[[str, Any], Sink]
+
+
+def _jsonl(path: str, opts: Any) -> Sink:
+    from nscheck.report.ecs import JsonlSink
+
+    return JsonlSink(path)
+
+
+def _output_dir(path: str, opts: Any) -> Sink:
+    from nscheck.report.files import OutputDirSink
+
+    return OutputDirSink(path, fleet_page=getattr(opts, "html", None))
+
+
+def _csv(path: str, opts: Any) -> Sink:
+    from nscheck.report.csvfmt import CsvSink
+    from nscheck.report.order import DEFAULT_SORT
+
+    return CsvSink(path, sort=getattr(opts, "sort", DEFAULT_SORT))
+
+
+def _ocsf(path: str, opts: Any) -> Sink:
+    from nscheck.report.ocsf import OcsfSink
+
+    return OcsfSink(path)
+
+
+def _html(path: str, opts: Any) -> Sink:
+    from nscheck.report.html import HtmlSink
+    from nscheck.report.order import DEFAULT_SORT
+
+    return HtmlSink(path, output_dir=getattr(opts, "output_dir", None), sort=getattr(opts, "sort", DEFAULT_SORT))
+
+
+# In the order their sinks are fed and closed. A command offers those its options have (triage:
+# --jsonl and --output-dir); a new file output is one row here and one option.
+FILE_OUTPUTS: tuple[FileOutput, ...] = (
+    FileOutput("--jsonl", "jsonl", "append", _jsonl),
+    FileOutput("--output-dir", "output_dir", "dir", _output_dir),
+    FileOutput("--csv", "csv", "file", _csv),
+    FileOutput("--ocsf", "ocsf", "append", _ocsf),
+    FileOutput("--html", "html", "file", _html),
+)
+
+
+def file_sinks(opts: Any) -> list[Sink]:
+    """A sink for every file output ``opts`` names."""
+    return [o.build(path, opts) for o in FILE_OUTPUTS if (path := getattr(opts, o.attr, None))]
+
+
+def check_run_outputs(opts: Any) -> list[str]:
+    """Every output path of a run (``-o`` and each file output ``opts`` names), checked before
+    the first packet: one line per problem."""
+    files = {"-o": getattr(opts, "output", None)}
+    files.update({o.flag: getattr(opts, o.attr, None) for o in FILE_OUTPUTS if o.check != "dir"})
+    dirs = {o.flag: getattr(opts, o.attr, None) for o in FILE_OUTPUTS if o.check == "dir"}
+    return check_outputs(files, dirs, append={o.flag: True for o in FILE_OUTPUTS if o.check == "append"})

@@ -196,3 +196,30 @@ def test_format_choices_in_help(cmd: str, run_cli: Any) -> None:
     assert code == 0
     out = " ".join(out.split())
     assert "-f, --format " + "|".join(f.value for f in OutputFormat) in out
+
+
+def test_file_outputs_are_one_list(tmp_path: Path) -> None:
+    """build_sinks and the pre-flight path check read the same list (report/outputs.py)."""
+    from nscheck.options import ScanOptions
+    from nscheck.report import build_sinks
+    from nscheck.report.outputs import FILE_OUTPUTS, check_run_outputs
+
+    paths = {o.attr: str(tmp_path / (o.attr + ("" if o.check == "dir" else ".out"))) for o in FILE_OUTPUTS}
+    opts = ScanOptions(no_progress=True, **paths)  # type: ignore[arg-type]
+    sinks = build_sinks(opts)
+    assert [type(s).__name__ for s in sinks] == ["JsonlSink", "OutputDirSink", "CsvSink", "OcsfSink", "HtmlSink"]
+    assert check_run_outputs(opts) == []
+    # every FILE output is checked before the first packet, --ocsf too
+    (tmp_path / "plain").write_text("a file, not a directory")
+    bad = ScanOptions(output=str(tmp_path), ocsf=str(tmp_path), csv=str(tmp_path / "plain" / "x.csv"))
+    problems = check_run_outputs(bad)
+    assert [p.split(" ", 1)[0] for p in problems] == ["-o", "--csv", "--ocsf"]
+
+
+@pytest.mark.parametrize(("cmd", "choices"), [(["assess"], "table|json"), (["history"], "table|json"),
+                                              (["demo"], "table|json"), (["signatures", "status"], "text|json")])
+def test_document_format_choices(cmd: list[str], choices: str, run_cli: Any) -> None:
+    code, out, _err = run_cli([*cmd, "--help"])
+    assert code == 0 and f"--format {choices}" in " ".join(out.split())
+    code, _out, err = run_cli([*cmd, "--format", "pdf"])
+    assert code == 64 and "'pdf' is not one of" in err

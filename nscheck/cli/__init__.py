@@ -52,7 +52,7 @@ def _version(value: bool) -> None:
                        f"(dated {meta.get('signatures_date') or '?'}; nscheck signatures status for details)")
         except Exception:  # --version must answer even with a broken data directory
             typer.echo("signatures: unreadable (nscheck signatures status)")
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback(epilog=EXIT_HELP)

@@ -19,8 +19,7 @@ from nscheck.build import Build, BuildError, parse_build, parse_edition
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
 from nscheck.model import AdvisoryResult, Precondition, Verdict
-
-_FORMATS = ("table", "json")
+from nscheck.report.formats import DocumentFormat
 
 
 def _err(msg: str, code: int = ExitCode.USAGE) -> typer.Exit:
@@ -115,14 +114,12 @@ def assess_cmd(
                                     "saml_idp, saml_sp (repeatable). See 'nscheck signatures roles'."),
     no_roles: list[str] = typer.Option(None, "--no-role", help="A role known to be absent (repeatable)."),
     only_roles: bool = typer.Option(False, "--only-roles", help="The --role list is complete: others are absent."),
-    fmt: str = typer.Option("table", "-f", "--format", help="table | json"),
+    fmt: DocumentFormat = typer.Option(DocumentFormat.TABLE, "-f", "--format", help="Output: the bulletin table, or JSON."),
     show_all: bool = typer.Option(False, "--all", help="Table: also list bulletins that are not vulnerable."),
     signatures: str = typer.Option(None, "--signatures", help="Use another signature set directory."),
     output: str = typer.Option(None, "-o", "--output", help="Write the output to FILE (atomically) instead of stdout."),
 ) -> None:
     """Assess a known build against every NetScaler security bulletin."""
-    if fmt not in _FORMATS:
-        raise _err(f"--format must be one of {', '.join(_FORMATS)}")
     text = sys.stdin.read() if build == "-" else build
     try:
         ed = parse_edition(edition) if edition else None
@@ -166,12 +163,12 @@ def _known_train_or_exit(sigs: Any, parsed: Build) -> None:
                f"{', '.join(releases)}; check the build, or update the signatures")
 
 
-def _assess_and_print(sigs: Any, text: str, ed: Any, parsed: Build, facts: dict[str, Precondition], fmt: str,
+def _assess_and_print(sigs: Any, text: str, ed: Any, parsed: Build, facts: dict[str, Precondition], fmt: DocumentFormat,
                       show_all: bool) -> int:
     from nscheck.assess.advisories import assess
 
     result = assess(sigs, [parsed], facts)
-    if fmt == "json":
+    if fmt is DocumentFormat.JSON:
         doc = {
             "input": text.strip(),
             "edition": ed.value if ed else None,

@@ -10,6 +10,7 @@ import typer
 
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
+from nscheck.report.formats import DocumentFormat
 from nscheck.report.text import clean
 
 _STATE_HELP = "SQLite state database written by `nscheck scan --state`."
@@ -100,12 +101,10 @@ def render_table(hosts: list[dict[str, Any]]) -> str:
 def history_cmd(
     host: str = typer.Argument(None, help="Host name, host:port or target; all hosts when omitted."),
     state: str = typer.Option(..., "--state", help=_STATE_HELP),
-    fmt: str = typer.Option("table", "-f", "--format", help="table | json"),
+    fmt: DocumentFormat = typer.Option(DocumentFormat.TABLE, "-f", "--format", help="Output: a table, or JSON."),
     runs: bool = typer.Option(False, "--runs", help="List the recorded runs instead (status complete/partial)."),
 ) -> None:
     """Timeline per host: builds seen, findings opened and closed, triage records."""
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("--format must be table or json", param_hint="--format")
     store = _open(state)
     try:
         if runs:

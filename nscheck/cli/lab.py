@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -13,6 +12,7 @@ import typer
 
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
+from nscheck.report.formats import DocumentFormat
 
 _PRESETS = ("demo", "full", "indicators", "nitro")
 
@@ -162,7 +162,8 @@ def _announce_ssh(ssh_lab, known_hosts: str | None, targets: str | None) -> None
 
 @app.command("demo")
 def demo_cmd(
-    fmt: str = typer.Option("table", "-f", "--format", help="table|json"),
+    fmt: DocumentFormat = typer.Option(DocumentFormat.TABLE, "-f", "--format", help="Output: the lab table, or the "
+                                       "host documents as JSON."),
     latency_ms: float = typer.Option(0.0, "--latency-ms", min=0.0, help="Delay before every lab response, ms."),
     check: bool = typer.Option(True, "--check/--no-check", help="Compare the scan with what the lab simulates."),
     live: bool = typer.Option(True, "--live/--no-live", help="Also triage a compromised and a clean SSH appliance live "
@@ -172,8 +173,6 @@ def demo_cmd(
     fixes, a 2026 build that only a floor can describe, FIPS, AAA, a management GUI, a
     non-NetScaler and an unreachable host), scan it, show the result and stop. Then triage two
     SSH appliances live (nscheck triage ssh://...): one compromised, one clean."""
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("--format must be table or json", param_hint="--format")
     from nscheck.lab.check import disagreements
     from nscheck.options import ScanOptions
     from nscheck.runner import scan_hosts
@@ -199,7 +198,9 @@ def demo_cmd(
         lab.stop()
     by_url = {t.url: t for t in lab.targets}
     if fmt == "json":
-        sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=2, default=str) + "\n")
+        from nscheck.report.jsonfmt import results_json
+
+        sys.stdout.write(results_json(results))  # what `nscheck scan -f json` prints
     else:
         _render(results, by_url)
         for r in results:

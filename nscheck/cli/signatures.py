@@ -9,6 +9,7 @@ import typer
 
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
+from nscheck.report.formats import StatusFormat
 
 signatures_app = typer.Typer(
     name="signatures",
@@ -257,7 +258,7 @@ def update_cmd(
 
 @signatures_app.command("status")
 def status_cmd(
-    fmt: str = typer.Option("text", "--format", "-f", metavar="text|json", help="text or json."),
+    fmt: StatusFormat = typer.Option(StatusFormat.TEXT, "--format", "-f", help="Output: lines of text, or JSON."),
 ) -> None:
     """The active signature set: version, date, age, source, bundle digest, signing key; the previous set."""
     import json
@@ -266,9 +267,6 @@ def status_cmd(
     from nscheck.feed.update import effective, shipped
     from nscheck.paths import ENV_SIGNATURES, shipped_signatures_dir
 
-    if fmt not in ("text", "json"):
-        typer.echo("nscheck signatures status: --format is text or json", err=True)
-        raise typer.Exit(ExitCode.USAGE)
     ship_dir = shipped_signatures_dir()
     act, ship = effective(ship_dir), shipped(ship_dir)
     try:

@@ -8,6 +8,8 @@ other value is a usage error, exit 64). Per format, ``_FORMATS`` says
   ``nscheck.drive``), and
 - how saved results are rendered (``OutputFormat.render``: ``nscheck report``, goldens).
 
+``DocumentFormat`` (table, json) is the ``-f`` of commands that print a document of their own
+(``assess``, ``history``, ``demo``), ``StatusFormat`` (text, json) that of ``signatures status``.
 A new format is one member and one ``_Format`` row here; the text itself lives in its own
 module (``table.py``, ``markdown.py``, ``csvfmt.py``, ``html.py``, ``jsonfmt.py``, ``ecs.py``).
 File outputs (``--jsonl FILE``, ``--csv FILE``, ...) are built by ``build_sinks``.
@@ -37,7 +39,7 @@ from nscheck.report.order import DEFAULT_SORT, SortedSpool, key_of, sort_results
 
 RunKind = Literal["scan", "triage"]
 
-__all__ = ["OutputFormat", "RenderContext", "RunKind", "StreamSink"]
+__all__ = ["DocumentFormat", "OutputFormat", "RenderContext", "RunKind", "StatusFormat", "StreamSink"]
 
 
 class OutputFormat(StrEnum):
@@ -62,6 +64,21 @@ class OutputFormat(StrEnum):
         """Saved results, all at once (``nscheck report``)."""
         spec = _FORMATS[self]
         spec.render(sort_results(results, sort) if spec.sorted else results, out, ctx)
+
+
+class DocumentFormat(StrEnum):
+    """``-f`` of the commands that print one document of their own rather than host results
+    (``assess``, ``history``, ``demo``): a table for people, JSON for programs."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+class StatusFormat(StrEnum):
+    """``nscheck signatures status -f``: lines of text, or JSON."""
+
+    TEXT = "text"
+    JSON = "json"
 
 
 def help_text(prefix: str = "") -> str:

@@ -93,6 +93,11 @@ def _click() -> Any:
     return click
 
 
+# A usage error (a bad flag value, an unknown --format choice) exits 64, EX_USAGE, however the
+# command is run, main() or typer's test runner: click's own 2 means "hosts unknown" here.
+_click().exceptions.UsageError.exit_code = ExitCode.USAGE
+
+
 def command() -> Any:
     """The click group, with readable metavars and finite numbers (see ``_help``)."""
     from nscheck.cli._help import finite_numbers, readable_metavars

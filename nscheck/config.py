@@ -17,8 +17,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from nscheck.options import ScanOptions
+from nscheck.options import PathTier, ScanOptions
+from nscheck.report.exitcodes import FAIL_ON
 from nscheck.report.formats import OutputFormat
+from nscheck.report.order import SORTS
 
 # Flag long names that differ from the ScanOptions field they set.
 ALIASES: dict[str, str] = {
@@ -46,8 +48,9 @@ PATH_FIELDS = {
 }
 CHOICES = {
     "format": tuple(f.value for f in OutputFormat),
-    "fail_on": ("critical", "high", "medium", "low", "any", "none"),
-    "sort": ("urgency", "name", "verdict", "cvss", "input"),
+    "fail_on": FAIL_ON,
+    "sort": SORTS,
+    "indicator_paths": tuple(t.value for t in PathTier),
 }
 MINIMUM = {"concurrency": 1, "timeout": 0.1, "host_deadline": 0.5, "retries": 0, "request_budget": 1,
            "max_expand": 1, "max_body_bytes": 1, "max_redirects": 0, "grace_period": 0, "max_signature_age": 0,

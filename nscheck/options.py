@@ -8,9 +8,18 @@ file and a test set the same things the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 
 from nscheck import __version__
+
+
+class PathTier(StrEnum):
+    """``--indicator-paths``: which remote indicator URLs a scan asks for."""
+
+    DEFAULT = "default"  # ~19 high-value paths
+    FULL = "full"  # plus every published path (raise --request-budget)
+    NONE = "none"
 
 DEFAULT_USER_AGENT = f"nscheck/{__version__} (+safe NetScaler exposure check; GET/HEAD only)"
 

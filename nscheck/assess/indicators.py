@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
 from nscheck.model import Confidence, Indicator, SkipKind, Skipped
+from nscheck.options import PathTier
 from nscheck.probe.types import ErrorKind, Fetcher, HttpResponse
 from nscheck.signatures import SignatureError
 from nscheck.signatures.indicators import (
@@ -48,7 +49,7 @@ __all__ = [
     "snippet",
 ]
 
-PATH_TIERS = ("default", "full", "none")
+PATH_TIERS = tuple(t.value for t in PathTier)
 
 # Bounds on untrusted content (the fetcher caps bodies too; these keep CPU time bounded even
 # when a caller hands over something bigger).

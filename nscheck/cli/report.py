@@ -11,6 +11,7 @@ import typer
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
 from nscheck.report.formats import OutputFormat, help_text
+from nscheck.report.order import Sort
 
 
 @app.command("report", epilog="Exit codes: 0 rendered; 64 bad input or usage; 66 an INPUT does not exist; "
@@ -20,7 +21,7 @@ def report_cmd(
                                        "files, or --output-dir directories; '-' reads stdin."),
     fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "-f", "--format", help=help_text("Output format: ")),
     output: str = typer.Option(None, "-o", "--output", help="Write to FILE (atomically) instead of stdout."),
-    sort: str = typer.Option("urgency", "--sort", help="Host order: urgency (most urgent first)|name|verdict|cvss|"
+    sort: Sort = typer.Option(Sort.URGENCY, "--sort", help="Host order: urgency (most urgent first)|name|verdict|cvss|"
                              "input (table, md, csv, html; json/jsonl keep the input order)."),
     runs: list[str] = typer.Option(None, "--run", metavar="ID", help="Only this run (id or its first characters; "
                                    "'latest' for the last run in the input). Repeatable."),
@@ -30,11 +31,8 @@ def report_cmd(
     table and Markdown show one section per run; --run picks runs for every format."""
     from nscheck.report import render
     from nscheck.report.jsonfmt import ReportInputError, load_runs
-    from nscheck.report.order import SORTS
     from nscheck.report.outputs import check_outputs, input_problem, stdout_to
 
-    if sort not in SORTS:
-        raise typer.BadParameter(f"--sort must be one of {', '.join(SORTS)}", param_hint="--sort")
     missing = [(i, input_problem(i)) for i in inputs]
     for m, why in missing:
         if why:

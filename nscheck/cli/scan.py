@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from nscheck.cli import app
-from nscheck.options import DEFAULT_USER_AGENT, ScanOptions
+from nscheck.options import DEFAULT_USER_AGENT, PathTier, ScanOptions
+from nscheck.report.exitcodes import FailOn
 from nscheck.report.formats import OutputFormat, help_text
-
-_FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
+from nscheck.report.order import Sort
 
 
 @app.command(
@@ -55,8 +55,8 @@ def scan_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the exact requests per target and send nothing."),
     no_indicators: bool = typer.Option(False, "--no-indicators", help="Skip remote indicator-of-compromise checks."),
     indicators_only: bool = typer.Option(False, "--indicators-only", help="Only run indicator checks (on hosts detected as NetScaler)."),
-    indicator_paths: str = typer.Option(
-        "default", "--indicator-paths", help="Webshell/artefact URL set: default (~19 high-value paths), full (+198 published paths; raise --request-budget), none."
+    indicator_paths: PathTier = typer.Option(
+        PathTier.DEFAULT, "--indicator-paths", help="Webshell/artefact URL set: default (~19 high-value paths), full (+198 published paths; raise --request-budget), none."
     ),
     allow_origins: list[str] = typer.Option(None, "--allow-origin", help="Extra origin allowed in login pages (repeatable)."),
     allow_origin_files: list[str] = typer.Option(None, "--allow-origin-file", help="File of allowed origins, one per line."),
@@ -84,10 +84,10 @@ def scan_cmd(
                                   help="Where undelivered syslog/HEC events wait for the next run."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only transitions and errors (for cron)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-    sort: str = typer.Option("urgency", "--sort", help="Host order in table/md/csv/html: urgency (compromised, "
+    sort: Sort = typer.Option(Sort.URGENCY, "--sort", help="Host order in table/md/csv/html: urgency (compromised, "
                              "then assessment open, exploited, vulnerable, unknown, unreachable, clean)|name|verdict|"
                              "cvss|input."),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on findings at or above: " + "|".join(_FAIL_ON)),
+    fail_on: FailOn = typer.Option(FailOn.HIGH, "--fail-on", help="Exit 1 on findings at or above this severity."),
     fail_on_unknown: bool = typer.Option(False, "--fail-on-unknown", help="Exit 2 when a host is unknown or unreachable, "
                                          "or one of its checks could not run."),
     strict: bool = typer.Option(False, "--strict", help="Exit 2 when any check could not run (a data or internal error), "
@@ -109,14 +109,6 @@ def scan_cmd(
 ) -> None:
     """Scan NetScaler appliances over HTTP(S), safely (GET/HEAD only): product, role, build,
     bulletins that hit it, and remote indicators of compromise."""
-    if indicator_paths not in ("default", "full", "none"):
-        raise typer.BadParameter("--indicator-paths must be default, full or none", param_hint="--indicator-paths")
-    from nscheck.report.order import SORTS
-
-    if sort not in SORTS:
-        raise typer.BadParameter(f"--sort must be one of {', '.join(SORTS)}", param_hint="--sort")
-    if fail_on not in _FAIL_ON:
-        raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
     opts = ScanOptions(
         targets=tuple(targets or ()),
         input_files=tuple(input_files or ()),

@@ -16,6 +16,7 @@ import typer
 from nscheck import __version__
 from nscheck.cli import app
 from nscheck.exitcodes import ExitCode
+from nscheck.report.exitcodes import FailOn
 from nscheck.report.formats import OutputFormat, help_text
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from nscheck.signatures.triage import TriageRules
     from nscheck.triage.context import TriageOptions
 
-_FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
 
 
 def _parse_size(text: str) -> int:
@@ -68,7 +68,7 @@ def triage_cmd(
     output: str = typer.Option(None, "-o", "--output", help="Write the --format output to FILE (atomically) instead of stdout."),
     output_dir: str = typer.Option(None, "--output-dir", help="Write <appliance>.json and <appliance>.md here."),
     jsonl: str = typer.Option(None, "--jsonl", help="ECS JSON Lines (nscheck.finding alerts with file.*; '-' for stdout)."),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 on indicators at or above: " + "|".join(_FAIL_ON)),
+    fail_on: FailOn = typer.Option(FailOn.HIGH, "--fail-on", help="Exit 1 on indicators at or above this severity."),
     fail_on_unknown: bool = typer.Option(False, "--fail-on-unknown", help="Exit 2 when an input could not be read."),
     strict: bool = typer.Option(False, "--strict", help="Exit 2 when any check could not run (a data or internal error)."),
     collected_at: str = typer.Option(None, "--collected-at",
@@ -106,8 +106,6 @@ def triage_cmd(
 ) -> None:
     """Triage artefacts collected from a NetScaler appliance, offline (NCSC-NL style checks, logs, YARA).
     Nothing from the input is executed; archives are read member by member, never extracted."""
-    if fail_on not in _FAIL_ON:
-        raise typer.BadParameter(f"--fail-on must be one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
     when = _parse_when(collected_at) if collected_at else None
     from types import SimpleNamespace
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,7 +23,19 @@ from nscheck.probe.types import PROXY_ERROR
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.text import clean, docs_of, finding_severity, suppressed
 
-FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
+
+class FailOn(StrEnum):
+    """``--fail-on``: the lowest severity of a finding that makes the run exit 1."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    ANY = "any"
+    NONE = "none"
+
+
+FAIL_ON = tuple(f.value for f in FailOn)
 _THRESHOLD = {"critical": 4, "high": 3, "medium": 2, "low": 1, "any": 0}
 WARN_AGE_DAYS = 30
 
@@ -171,7 +184,7 @@ def check_signature_age(signatures_dir: str | Path, max_age_days: int | None, *,
     return None
 
 
-__all__ = ["FAIL_ON", "ExitTally", "Severity", "check_signature_age", "exit_code", "signatures_date"]
+__all__ = ["FAIL_ON", "ExitTally", "FailOn", "Severity", "check_signature_age", "exit_code", "signatures_date"]
 
 
 def signatures_meta(signatures_dir: str | Path) -> dict[str, str | None]:

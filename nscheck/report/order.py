@@ -19,12 +19,24 @@ Within a group: worst CVSS of the open bulletins first, then the host name.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from nscheck.model import HostResult, HostStatus, HostVerdict, Verdict
 from nscheck.report.text import OPEN_VERDICTS, open_assessments
 
-SORTS = ("urgency", "name", "verdict", "cvss", "input")
+
+class Sort(StrEnum):
+    """``--sort``: host order in the table, Markdown, CSV and HTML."""
+
+    URGENCY = "urgency"
+    NAME = "name"
+    VERDICT = "verdict"
+    CVSS = "cvss"
+    INPUT = "input"
+
+
+SORTS = tuple(s.value for s in Sort)
 DEFAULT_SORT = "urgency"
 
 URGENCY_LABELS = (

@@ -391,3 +391,25 @@ def test_no_shell_summary_tells_a_refusal_from_a_command_the_cli_did_not_take() 
 
     assert "command policy allows 'shell'" in summary("ERROR: Not authorized to execute this command [shell]")
     assert "not a permission refusal" in summary("ERROR: Argument pre-requisite missing")
+
+
+def test_collect_and_triage_with_a_slot_limit(tmp_path: Path) -> None:
+    """start_triage (what `nscheck triage ssh://... -c N` runs): more appliances than slots, one of
+    them hung; every other appliance is collected and analysed, the hung one ends at its deadline
+    as an error, results keep target order."""
+    from nscheck.triage.live_ssh import start_triage
+
+    small = [f("/nsconfig/ns.conf", "#NS14.1 Build 47.46\nset ns config -IPAddress 10.0.0.10\n")]
+    apps = [ssh_lab.Appliance(specs=small, password=PASSWORD, profile="hang" if i == 0 else "cli") for i in range(6)]
+    with ssh_lab.SshLab(apps, CS) as lab:
+        kh = lab.write_known_hosts(tmp_path / "kh")
+        targets = [_target(a) for a in apps]
+        futures = start_triage(targets, CS, _auth(str(kh), tmp_path), _opts(), _rules(), SIG, concurrency=2,
+                               host_deadline=8.0, collect_to=None)
+        results = [futures[t.url].result(timeout=600) for t in targets]
+    assert [r.target for r in results] == [t.url for t in targets]
+    assert results[0].status.value == "error" and "deadline" in (results[0].error or "")
+    for r in results[1:]:
+        assert r.error is None and r.coverage["live"]["login"] == "cli"
+        assert all(s["complete"] for s in r.coverage["live"]["streams"])
+        assert r.build is not None and r.build.build == "47.46"

@@ -11,7 +11,9 @@ latency, a share of refused ports, a share of accept-and-never-answer hosts), th
              time, hosts/s, requests/s, requests per host, peak RSS and CPU of that process;
 3. baseline: ``bench/baseline.py``, the same requests per host with a plain httpx.AsyncClient
              at the same concurrency: the floor for this client on this network;
-4. raw:      ``bench/rawload.py``, the same requests with hand-written HTTP/1.1 on asyncio
+4. aiohttp:  ``bench/aiofloor.py``, the same requests with aiohttp on uvloop: the floor for a
+             fast Python client (C parser, libuv loop);
+5. raw:      ``bench/rawload.py``, the same requests with hand-written HTTP/1.1 on asyncio
              streams: what the lab itself can serve, so the lab is shown not to be the limit.
 
 The lab's CPU use is read from /proc during each phase. Results go to
@@ -196,6 +198,10 @@ def _rates(m: dict[str, Any], hosts: int, requests: int) -> None:
     m["cpu_util"] = round(m["cpu_s"] / w, 2)
 
 
+# Timed phases, in the order they run and are shown.
+PHASES = ("scan", "baseline", "aiohttp", "raw")
+
+
 def bench_size(n: int, a: argparse.Namespace, work: Path) -> dict[str, Any]:
     d = work / f"n{n}"
     d.mkdir(parents=True, exist_ok=True)
@@ -237,7 +243,7 @@ def bench_size(n: int, a: argparse.Namespace, work: Path) -> dict[str, Any]:
         out["scan"] = scan
 
         plan_hosts, plan_reqs = _plan_totals(plan) if plan.exists() else (0, 0)
-        for name, script in (("baseline", "baseline.py"), ("raw", "rawload.py")):
+        for name, script in (("baseline", "baseline.py"), ("aiohttp", "aiofloor.py"), ("raw", "rawload.py")):
             if name in a.skip or not plan.exists():
                 continue
             c0 = lab.cpu()
@@ -249,11 +255,13 @@ def bench_size(n: int, a: argparse.Namespace, work: Path) -> dict[str, Any]:
             m.update({f"client_{k}": v for k, v in _last_json(d / f"{name}.out").items() if k != "wall_s"})
             _rates(m, plan_hosts, plan_reqs)
             out[name] = m
-        for name in ("scan", "baseline", "raw"):
+        for name in PHASES:
             if name in out:
                 out[name]["lab_cpu_util"] = round(out[name]["lab_cpu_s"] / max(out[name]["wall_s"], 1e-9), 2)
         if "baseline" in out:
             out["overhead"] = round(scan["wall_s"] / max(out["baseline"]["wall_s"], 1e-9), 3)
+        if "aiohttp" in out:
+            out["overhead_aiohttp"] = round(scan["wall_s"] / max(out["aiohttp"]["wall_s"], 1e-9), 3)
     finally:
         lab.stop()
     if not a.keep:
@@ -291,11 +299,15 @@ def verdict(results: list[dict[str, Any]], a: argparse.Namespace) -> dict[str, A
     """Each target of the performance issue, measured (None when not measured)."""
     scans = [r["scan"] for r in results if "scan" in r]
     overheads = [r["overhead"] for r in results if "overhead" in r]
+    over_aio = [r["overhead_aiohttp"] for r in results if "overhead_aiohttp" in r]
     rss = [s["peak_rss_mb"] for s in scans]
     big = [r for r in results if r["hosts"] >= 5000 and "scan" in r]
     return {
+        # Issue 19: nscheck at most as slow as the httpx replay, at most 1.3x the aiohttp+uvloop one.
         "overhead_max": max(overheads) if overheads else None,
-        "overhead_le_1_2": all(o <= 1.2 for o in overheads) if overheads else None,
+        "overhead_le_1_0": all(o <= 1.0 for o in overheads) if overheads else None,
+        "overhead_aiohttp_max": max(over_aio) if over_aio else None,
+        "overhead_aiohttp_le_1_3": all(o <= 1.3 for o in over_aio) if over_aio else None,
         "wall_5000_s": big[0]["scan"]["wall_s"] if big else None,
         "wall_5000_lt_60s": (big[0]["scan"]["wall_s"] < 60) if big else None,
         "peak_rss_max_mb": max(rss) if rss else None,
@@ -305,23 +317,24 @@ def verdict(results: list[dict[str, Any]], a: argparse.Namespace) -> dict[str, A
         "silent_host_one_timeout": all(
             s["silent_hosts"]["requests_max"] <= 1 and s["silent_hosts"]["duration_ms_max"] < a.timeout * 1000 * 1.5
             for s in scans) if scans else None,
-        "lab_cpu_util_max": max((r[p]["lab_cpu_util"] for r in results for p in ("scan", "baseline", "raw")
-                                 if p in r), default=None),
+        "lab_cpu_util_max": max((r[p]["lab_cpu_util"] for r in results for p in PHASES if p in r), default=None),
     }
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    cols = ("hosts", "run", "wall s", "hosts/s", "req/s", "req/host", "RSS MB", "CPU s", "lab CPU", "x base")
+    cols = ("hosts", "run", "wall s", "hosts/s", "req/s", "req/host", "RSS MB", "CPU s", "lab CPU", "x httpx",
+            "x aiohttp")
     rows = []
     for r in results:
-        for name in ("scan", "baseline", "raw"):
+        for name in PHASES:
             m = r.get(name)
             if not m:
                 continue
             rows.append((str(r["hosts"]), name, f"{m['wall_s']:.1f}", f"{m['hosts_per_s']:.0f}",
                          f"{m['requests_per_s']:.0f}", f"{m['requests_per_host']:.1f}", f"{m['peak_rss_mb']:.0f}",
                          f"{m['cpu_s']:.1f}", f"{m.get('lab_cpu_util', 0):.0%}",
-                         f"{r['overhead']:.2f}" if name == "scan" and "overhead" in r else ""))
+                         f"{r['overhead']:.2f}" if name == "scan" and "overhead" in r else "",
+                         f"{r['overhead_aiohttp']:.2f}" if name == "scan" and "overhead_aiohttp" in r else ""))
     widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(cols)]
     fmt = "  ".join(f"{{:>{w}}}" for w in widths)
     return "\n".join([fmt.format(*cols), *(fmt.format(*row) for row in rows)])
@@ -341,8 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lab-cmd", default=DEFAULT_LAB_CMD, help="command that starts the fleet")
     ap.add_argument("--lab-ready-timeout", type=float, default=120.0)
     ap.add_argument("--phase-timeout", type=float, default=600.0, help="kill a phase after this many seconds")
-    ap.add_argument("--skip", default="", help="comma-separated phases to skip: record,baseline,raw "
-                    "(without record there is no plan, so no baseline and no raw run: scan only)")
+    ap.add_argument("--skip", default="", help="comma-separated phases to skip: record,baseline,aiohttp,raw "
+                    "(without record there is no plan, so no replay: scan only)")
     ap.add_argument("--out", default=None, help="results file (default bench/results/<UTC date>.json)")
     ap.add_argument("--work", default=None, help="working directory (default: a temporary one, removed)")
     ap.add_argument("--keep", action="store_true", help="keep plans and scan output in the working directory")

@@ -338,7 +338,9 @@ def scan_hosts(targets: Sequence[str], opts: ScanOptions | None = None) -> list[
     for raw in targets:
         parsed.extend(parse_target(raw, max_expand=o.max_expand, force=o.force_large))
     sink = _Collect()
-    asyncio.run(scan_async(parsed, o, [sink]))
+    from nscheck.eventloop import run as run_loop
+
+    run_loop(scan_async(parsed, o, [sink]))
     order = {t.raw + "|" + t.url: i for i, t in enumerate(parsed)}
     return sorted(sink.results, key=lambda r: order.get(r.target + "|" + (r.url or ""), 0))
 
@@ -505,7 +507,9 @@ def _scan_and_report(opts: ScanOptions, targets: Iterable[Target], sigs: ScanSig
             # The progress bar closes first: it is cleared before the table prints.
             sinks: list[Sink] = [*bar, *([] if opts.jsonl == "-" else [out]), keep,
                                  *(s for s in files if not isinstance(s, ProgressSink))]
-            summary, signum = asyncio.run(with_signals(
+            from nscheck.eventloop import run as run_loop
+
+            summary, signum = run_loop(with_signals(
                 lambda stop: scan_async(targets, opts, sinks, stop, sigs=sigs, stage=stage)))
         if opts.state and not opts.quiet:
             from nscheck.state import summary_line

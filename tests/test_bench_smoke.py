@@ -1,8 +1,8 @@
 """The fleet benchmark runs from a checkout with one command (tiny fleet, short timeout).
 
 Not a timed test: it proves the harness works end to end (lab fleet in its own process, the
-recorded request plan, the nscheck scan, the httpx baseline and the raw loader over the same
-requests, the results file). The figures themselves are only checked for being consistent.
+recorded request plan, the nscheck scan, the httpx baseline, the aiohttp-on-uvloop floor and
+the raw loader over the same requests, the results file). The figures themselves are only checked for being consistent.
 """
 
 from __future__ import annotations
@@ -34,17 +34,21 @@ def test_bench_harness_runs_on_a_tiny_fleet(tmp_path: Path) -> None:
     assert doc["schema"] == "nscheck.bench/1"
     assert doc["settings"]["sizes"] == [20]
     (res,) = doc["results"]
-    scan, base, raw = res["scan"], res["baseline"], res["raw"]
-    assert scan["exit"] == 0 and base["exit"] == 0 and raw["exit"] == 0
+    scan, base, aio, raw = res["scan"], res["baseline"], res["aiohttp"], res["raw"]
+    assert scan["exit"] == 0 and base["exit"] == 0 and aio["exit"] == 0 and raw["exit"] == 0
     assert scan["hosts"] == 20  # one JSON line per host, every host accounted for
     statuses = scan["statuses"]
     assert statuses.get("unreachable", 0) >= 4  # 2 refused + 2 silent hosts
     assert statuses.get("ok", 0) >= 10
     # The baseline and the raw loader replay exactly what the scan sent.
     assert res["record"]["requests_recorded"] == res["record"]["requests_sent"] > 20
-    assert base["requests"] == raw["requests"] == res["record"]["requests_recorded"]
-    assert base["client_requests"] == base["requests"]
+    assert base["requests"] == aio["requests"] == raw["requests"] == res["record"]["requests_recorded"]
+    assert base["client_requests"] == base["requests"] == aio["client_requests"]
+    # Both floors got the lab's answers (the silent hosts' requests time out, nothing else fails).
+    assert aio["client_answered"] > 0 and aio["client_answered"] == base["client_answered"]
     assert scan["requests_per_host"] > 1
     assert scan["peak_rss_mb"] > 10 and base["peak_rss_mb"] > 10
     assert res["overhead"] == pytest.approx(scan["wall_s"] / base["wall_s"], rel=0.01)
-    assert "scan" in proc.stdout and "baseline" in proc.stdout  # the printed table
+    assert res["overhead_aiohttp"] == pytest.approx(scan["wall_s"] / aio["wall_s"], rel=0.01)
+    assert "overhead_aiohttp_le_1_3" in doc["targets"]
+    assert "scan" in proc.stdout and "baseline" in proc.stdout and "aiohttp" in proc.stdout  # the printed table

@@ -53,8 +53,10 @@ CHOICES = {
     "indicator_paths": tuple(t.value for t in PathTier),
 }
 MINIMUM = {"concurrency": 1, "timeout": 0.1, "host_deadline": 0.5, "retries": 0, "request_budget": 1,
+           "per_host_connections": 1,
            "max_expand": 1, "max_body_bytes": 1, "max_redirects": 0, "grace_period": 0, "max_signature_age": 0,
            "nitro_budget": 1, "workers": 1}
+MAXIMUM = {"per_host_connections": 16}  # polite to one appliance, as --per-host-connections
 
 
 class ConfigError(Exception):
@@ -159,6 +161,9 @@ def _minimum(name: str, value: float) -> None:
     low = MINIMUM.get(name)
     if low is not None and value < low:
         raise ValueError(f"must be at least {low}")
+    high = MAXIMUM.get(name)
+    if high is not None and value > high:
+        raise ValueError(f"must be at most {high}")
 
 
 def _resolve(value: str, base: Path) -> str:

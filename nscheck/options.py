@@ -47,6 +47,11 @@ class ScanOptions:
     ca_file: str | None = None
     max_body_bytes: int = 1_000_000
     request_budget: int = 40  # max requests per host, all checks included
+    # Requests in flight to one host at once, where their order does not matter (the product
+    # pages, the extra fingerprint reads, first-party scripts, indicator paths). 1 = one after
+    # another. The output is the same either way (tests/test_perhost.py); the budget and the
+    # host deadline hold exactly.
+    per_host_connections: int = 2
     max_redirects: int = 3
     dry_run: bool = False
     # checks

@@ -205,7 +205,7 @@ def test_head_range_budget_and_log(server: Callable[..., _Server]) -> None:
     s = server({"/deb": deb, "/": lambda m, h, sock: _reply(sock, "200 OK", b"x")})
 
     async def go(f: HostFetcher) -> list[object]:
-        return [await f.head("/"), await f.get("/deb", byte_range=(0, 0)), await f.get("/"), await f.get("/")]
+        return [await f.head("/"), await f.get("/deb", byte_range=(0, 0)), await f.get("/"), await f.get("/other")]
 
     (hd, rng, _, over), f = _fetch(f"http://127.0.0.1:{s.port}", OPTS.with_(request_budget=3), go)  # type: ignore[misc]
     assert hd.status == 200 and hd.body == b""

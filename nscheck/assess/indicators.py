@@ -20,6 +20,7 @@ import functools
 import hashlib
 import re
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -28,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 from nscheck.model import Confidence, Indicator, SkipKind, Skipped
 from nscheck.options import PathTier
+from nscheck.probe.parallel import gather, slots
 from nscheck.probe.types import ErrorKind, Fetcher, HttpResponse
 from nscheck.signatures import SignatureError
 from nscheck.signatures.indicators import (
@@ -541,38 +543,45 @@ async def _run_path_rules(fetcher: Fetcher, pairs: list[tuple[PathRule, str]], k
     checked = 0
     errors = 0
     stop_reason = ""
-    for rule, path in pairs:
-        # Keep one request back so a 200 can still be judged against its baseline.
-        reserve = 0 if base.key(path) in base.cache else 1
-        if fetcher.budget_left <= reserve:
-            stop_reason = "request budget"
-            break
+    # Up to the host's slots of paths are in flight; answers are judged in list order, so hits,
+    # skips and where probing stops are those of one request after another.
+    n = slots(fetcher)
+    ahead: deque[tuple[PathRule, str, asyncio.Future[HttpResponse]]] = deque()
+    nxt = 0
+
+    def affordable(k: int) -> bool:
+        # Keep one request back per directory so a 200 can still be judged against its baseline;
+        # the paths in flight (and their baselines) are counted as spent.
+        dirs = {base.key(p) for _r, p, _f in ahead} | {base.key(pairs[k][1])}
+        need = len(ahead) + 1 + sum(1 for d in dirs if d not in base.cache)
+        return fetcher.budget_left >= need
+
+    def send(rule: PathRule, path: str) -> asyncio.Future[HttpResponse]:
         if rule.method == "head":
-            r = await fetcher.head(path)
-        else:
-            r = await fetcher.get(path, byte_range=rule.byte_range, max_bytes=rule.max_bytes, follow_redirects=True)
-        if r.status is None:
-            if r.error_kind in (ErrorKind.BUDGET, ErrorKind.DEADLINE):
-                stop_reason = "request budget" if r.error_kind == ErrorKind.BUDGET else "host deadline"
+            return asyncio.ensure_future(fetcher.head(path))
+        return asyncio.ensure_future(fetcher.get(path, byte_range=rule.byte_range, max_bytes=rule.max_bytes,
+                                                 follow_redirects=True))
+
+    try:
+        while True:
+            while nxt < len(pairs) and len(ahead) < n and affordable(nxt):
+                ahead.append((*pairs[nxt], send(*pairs[nxt])))
+                nxt += 1
+            if not ahead:
+                if nxt < len(pairs):
+                    stop_reason = "request budget"
                 break
-            errors += 1
-            if errors >= PATH_MAX_ERRORS:
-                checked += 1
-                stop_reason = f"host stopped answering ({r.error or r.error_kind})"
+            rule, path, fut = ahead.popleft()
+            r = await fut
+            stop, errors, checked, stop_reason = await _path_answer(fetcher, rule, path, r, base, found, skipped,
+                                                                    errors, checked)
+            if stop:
                 break
-            checked += 1
-            skipped.append(Skipped(f"indicator path {path}", f"no answer: {r.error or r.error_kind or 'error'}"))
-            continue
-        errors = 0
-        checked += 1
-        evidence, conf, skip = await _judge_path(rule, path, r, base)
-        if skip:
-            skipped.append(skip)
-        if evidence:
-            m = rule.meta
-            found.append(Indicator(m.id, m.title, m.severity, conf, evidence, check=m.check,
-                                   url=getattr(fetcher, "base_url", "").rstrip("/") + path,
-                                   references=m.references, advice=m.advice))
+    finally:
+        for _r, _p, f in ahead:  # sent after the point where probing stopped: not judged
+            f.cancel()
+        if ahead:
+            await asyncio.gather(*(f for _r, _p, f in ahead), return_exceptions=True)
     left = len(pairs) - checked
     if left > 0:
         kind = SkipKind.DEADLINE if stop_reason == "host deadline" else SkipKind.BUDGET if stop_reason in (None, "request budget") \
@@ -580,6 +589,31 @@ async def _run_path_rules(fetcher: Fetcher, pairs: list[tuple[PathRule, str]], k
         skipped.append(Skipped("webshell paths", f"{left} of {len(pairs)} paths not checked: {stop_reason or 'request budget'}",
                                kind))
     return found, skipped
+
+
+async def _path_answer(fetcher: Fetcher, rule: PathRule, path: str, r: HttpResponse, base: _Baselines,
+                       found: list[Indicator], skipped: list[Skipped], errors: int, checked: int
+                       ) -> tuple[bool, int, int, str]:
+    """Judge one path's answer: (stop probing, consecutive errors, paths checked, why stopped)."""
+    if r.status is None:
+        if r.error_kind in (ErrorKind.BUDGET, ErrorKind.DEADLINE):
+            return True, errors, checked, "request budget" if r.error_kind == ErrorKind.BUDGET else "host deadline"
+        errors += 1
+        checked += 1
+        if errors >= PATH_MAX_ERRORS:
+            return True, errors, checked, f"host stopped answering ({r.error or r.error_kind})"
+        skipped.append(Skipped(f"indicator path {path}", f"no answer: {r.error or r.error_kind or 'error'}"))
+        return False, errors, checked, ""
+    checked += 1
+    evidence, conf, skip = await _judge_path(rule, path, r, base)
+    if skip:
+        skipped.append(skip)
+    if evidence:
+        m = rule.meta
+        found.append(Indicator(m.id, m.title, m.severity, conf, evidence, check=m.check,
+                               url=getattr(fetcher, "base_url", "").rstrip("/") + path,
+                               references=m.references, advice=m.advice))
+    return False, 0, checked, ""
 
 
 def plan_path_requests(signatures_dir: object | None = None, path_tier: str = "default",
@@ -711,12 +745,12 @@ async def _check_host(
     top = sum(1 for r, _ in pairs if r.priority <= 20)  # keep the highest-value paths affordable
     order = sorted(scripts, key=lambda u: _script_priority(urlsplit(u).path))
     budget_for_scripts = max(0, min(limit, fetcher.budget_left - top - 1))
-    fetched = 0
-    for u in order:
-        if fetched >= budget_for_scripts:
-            break
-        r = await fetcher.get(_path_of(u), max_bytes=SCRIPT_MAX_BYTES)
-        fetched += 1
+    chosen = order[:budget_for_scripts]
+    # The scripts are independent reads: fetched together (up to the host's slots), read in order.
+    answers = await gather(fetcher, [functools.partial(fetcher.get, _path_of(u), max_bytes=SCRIPT_MAX_BYTES)
+                                     for u in chosen])
+    fetched = len(chosen)
+    for u, r in zip(chosen, answers, strict=True):
         head = r.body[:512].lstrip().lower()
         if r.status != 200 or not r.body or head.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
             continue  # catch-all hosts answer scripts with the login page: nothing to read

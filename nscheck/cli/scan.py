@@ -51,6 +51,9 @@ def scan_cmd(
     ca_file: str = typer.Option(None, "--ca", help="CA bundle for --verify (implies --verify)."),
     max_body_bytes: int = typer.Option(1_000_000, "--max-body", min=1, help="Byte cap per response body."),
     request_budget: int = typer.Option(40, "--request-budget", min=1, help="Most requests sent to one host."),
+    per_host_connections: int = typer.Option(
+        ScanOptions.per_host_connections, "--per-host-connections", min=1, max=16,
+        help="Requests in flight to one host at once where their order does not matter (1: one after another)."),
     max_redirects: int = typer.Option(3, "--max-redirects", min=0, help="Same-host redirects followed per request (off-host ones never are)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the exact requests per target and send nothing."),
     no_indicators: bool = typer.Option(False, "--no-indicators", help="Skip remote indicator-of-compromise checks."),
@@ -130,6 +133,7 @@ def scan_cmd(
         ca_file=ca_file,
         max_body_bytes=max_body_bytes,
         request_budget=request_budget,
+        per_host_connections=per_host_connections,
         max_redirects=max_redirects,
         dry_run=dry_run,
         indicators=not no_indicators,

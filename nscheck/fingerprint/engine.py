@@ -10,6 +10,7 @@ corroboration asks for the favicon.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,7 @@ from nscheck.fingerprint.methods import (
     compile_date,
 )
 from nscheck.model import BuildInfo, Confidence, Evidence, Precondition, ProductInfo, SkipKind, Skipped
+from nscheck.probe.parallel import gather, slots
 from nscheck.probe.types import Fetcher, HttpResponse
 from nscheck.signatures.fingerprints import FingerprintTables
 
@@ -86,23 +88,51 @@ class _Ladder:
         self.skipped: list[Skipped] = []
 
     async def fetch(self, reqs: Sequence[Req]) -> None:
-        for rq in reqs:
+        todo = [rq for rq in dict.fromkeys(reqs) if rq.key not in self.obs.responses]
+        if slots(self.fetcher) > 1 and len(todo) > 1:
+            await self._fetch_together(todo)
+            return
+        for rq in todo:
             if rq.key in self.obs.responses:
                 continue
             path = rq.path.replace("{random}", self.token)
-            reuse = self._already_at(path) if not rq.raw and rq.byte_range is None else None
+            reuse = self._reusable(rq, path)
             if reuse is not None:
                 self.obs.responses[rq.key] = reuse
                 continue
-            if rq.method == "HEAD":
-                r = await self.fetcher.head(path)
+            self._got(rq, await self._send(rq, path))
+
+    async def _fetch_together(self, todo: Sequence[Req]) -> None:
+        """The same answers as one after another: every request that is not already answered is
+        sent at once (up to the host's slots), then assigned in order, where a page that an earlier
+        one redirected to is taken from that one, as the loop above does. Such a page was then
+        asked for twice, but the fetcher sends a distinct request once (the redirect hop and the
+        direct request share it), so the host sees the same requests either way."""
+        send = [rq for rq in todo if self._reusable(rq, rq.path.replace("{random}", self.token)) is None]
+        answers = await gather(self.fetcher, [functools.partial(self._send, rq, rq.path.replace("{random}", self.token))
+                                              for rq in send])
+        got = dict(zip([rq.key for rq in send], answers, strict=True))
+        for rq in todo:
+            reuse = self._reusable(rq, rq.path.replace("{random}", self.token))
+            if reuse is not None:
+                self.obs.responses[rq.key] = reuse
             else:
-                r = await self.fetcher.get(path, raw=rq.raw, byte_range=rq.byte_range, follow_redirects=rq.follow,
-                                           max_bytes=rq.max_bytes)
-            self.obs.responses[rq.key] = r
-            cert = getattr(self.fetcher, "certificate", None)
-            if cert is not None and self.obs.certificate is None:
-                self.obs.certificate = cert
+                self._got(rq, got[rq.key])
+
+    async def _send(self, rq: Req, path: str) -> HttpResponse:
+        if rq.method == "HEAD":
+            return await self.fetcher.head(path)
+        return await self.fetcher.get(path, raw=rq.raw, byte_range=rq.byte_range, follow_redirects=rq.follow,
+                                      max_bytes=rq.max_bytes)
+
+    def _got(self, rq: Req, r: HttpResponse) -> None:
+        self.obs.responses[rq.key] = r
+        cert = getattr(self.fetcher, "certificate", None)
+        if cert is not None and self.obs.certificate is None:
+            self.obs.certificate = cert
+
+    def _reusable(self, rq: Req, path: str) -> HttpResponse | None:
+        return self._already_at(path) if not rq.raw and rq.byte_range is None else None
 
     def _already_at(self, path: str) -> HttpResponse | None:
         # "/" usually redirects to a login page: do not ask for that page twice.
@@ -288,8 +318,10 @@ async def fingerprint_host(
         # only spend the host's deadline.
         lad.skipped.append(Skipped("fingerprint", f"no answer on /: {root.error}"))
         return _finish(lad, ProductInfo(None), None, CLOSED)
-    for name in ("catch_all", "markers", "default_certificate"):
-        await lad.run(METHODS_BY_NAME[name])
+    product_stage = [METHODS_BY_NAME[name] for name in ("catch_all", "markers", "default_certificate")]
+    await lad.fetch([rq for m in product_stage for rq in m.requests])  # independent pages: together
+    for m in product_stage:
+        await lad.run(m)
     product = decide_product(lad.signals, lad.answered())
     if product.is_netscaler is False or not lad.answered():
         if lad.answered():
@@ -328,13 +360,17 @@ async def fingerprint_host(
     if info is not None and info.exact and info.confidence is Confidence.HIGH:
         lad.skipped.append(Skipped("epa_nsversion, epa_pluginlist, epa_deb_size", "exact build already known (early exit)"))
     else:
-        if info is None or not info.exact:
-            await lad.run(METHODS_BY_NAME["epa_nsversion"])
-        await lad.run(METHODS_BY_NAME["epa_pluginlist"])
+        extra = [METHODS_BY_NAME["epa_nsversion"]] if info is None or not info.exact else []
+        extra.append(METHODS_BY_NAME["epa_pluginlist"])
         sized = {row.build.release for row in tables.epa.values()}
         if info is None or info.release is None or info.release in sized:
-            await lad.run(METHODS_BY_NAME["epa_deb_size"])
-        else:
+            extra.append(METHODS_BY_NAME["epa_deb_size"])
+        # What runs is decided before any of them answers: their reads go out together, and they
+        # are judged in ladder order.
+        await lad.fetch([rq for m in extra for rq in m.requests])
+        for m in extra:
+            await lad.run(m)
+        if METHODS_BY_NAME["epa_deb_size"] not in extra and info is not None:
             lad.skipped.append(Skipped("epa_deb_size", f"no nsepa.deb sizes known for release {info.release}"))
         info, bound = combine_build(lad.claims, tables)
         product = decide_product(lad.signals, True)

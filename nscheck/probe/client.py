@@ -2,7 +2,8 @@
 
 ``ProbeClient`` owns one ``httpx.AsyncClient`` for the whole run (one connection pool, sized
 with the runner's semaphore so tasks never wait on the pool). ``HostFetcher`` is the per-host
-``Fetcher``: GET/HEAD only, sequential, within the host's request budget and deadline, bodies
+``Fetcher``: GET/HEAD only, at most ``--per-host-connections`` requests in flight (callers use
+``nscheck.probe.parallel``), each distinct request sent once, within the host's request budget and deadline, bodies
 read as raw streams under a byte cap and decoded by a bounded decompressor (a gzip bomb costs
 at most the cap), redirects followed only on the same scheme+host+port, or from http to https
 on the same host name (any port), after which the host's later requests go to https directly.
@@ -312,7 +313,10 @@ class ProbeClient:
         return self._transport is None and not self.opts.proxy
 
     def open_host_client(self) -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=2, max_keepalive_connections=2, keepalive_expiry=5.0)
+        # --per-host-connections requests may be in flight together; at least 2 so an http -> https
+        # upgrade does not wait for the http connection to be dropped.
+        n = max(2, self.opts.per_host_connections)
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=5.0)
         c = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(verify=self._ssl_context(), limits=limits),
                               timeout=self.http.timeout, follow_redirects=False, trust_env=False)
         self._host_clients.add(c)
@@ -360,6 +364,13 @@ class HostFetcher:
         self.upgraded_to: str | None = None  # https base URL after an http -> https redirect
         self.plain_http = False  # an https target whose port answered in plain HTTP
         self._plain_tried = False
+        # How many requests callers may have in flight to this host (nscheck.probe.parallel).
+        self.parallel = max(1, client.opts.per_host_connections)
+        # One answer per distinct request: a URL asked for twice (a redirect hop to a page also
+        # asked for directly, in flight at the same time or later) is sent once. Keyed by
+        # everything that changes the answer; failures are answers too, refusals (budget,
+        # deadline) are not.
+        self._cache: dict[tuple[str, str, bool, tuple[int, int] | None, int], asyncio.Future[HttpResponse]] = {}
 
     async def _excluded_by_address(self) -> str:
         """'' when the host name resolves only outside the excluded networks, else the reason."""
@@ -493,8 +504,13 @@ class HostFetcher:
         cap = self.client.opts.max_body_bytes if max_bytes is None else min(max_bytes, self.client.opts.max_body_bytes)
         followed: list[str] = []
         upgrades: set[str] = set()
+        visited: set[str] = set()
         while True:
-            r = await self._one(method, url, raw=raw, byte_range=byte_range, cap=cap)
+            # A redirect back to a URL of this same chain is asked again, not answered from the
+            # cache: hosts set a cookie and send the client round once more (a cookie check).
+            again = url in visited
+            visited.add(url)
+            r = await self._one(method, url, raw=raw, byte_range=byte_range, cap=cap, shared=not again)
             if self.client.no_downgrade and self._answered_plain(r, url, followed):
                 self._plain_tried = True
                 r = _replace(r, error="the https port answered the TLS ClientHello in plain HTTP; not read over http "
@@ -530,7 +546,33 @@ class HostFetcher:
         self.responses.append(r)
         return r
 
-    async def _one(self, method: str, url: str, *, raw: bool, byte_range: tuple[int, int] | None, cap: int) -> HttpResponse:
+    async def _one(self, method: str, url: str, *, raw: bool, byte_range: tuple[int, int] | None, cap: int,
+                   shared: bool = True) -> HttpResponse:
+        if not shared:
+            return await self._attempts(method, url, raw=raw, byte_range=byte_range, cap=cap)
+        key = (method, url, raw, byte_range, cap)
+        while (fut := self._cache.get(key)) is not None:
+            try:
+                return await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                if not fut.cancelled():
+                    raise  # this caller was cancelled, not the one sending
+                # the request it waited for was cancelled before an answer: send it itself
+        fut = asyncio.get_running_loop().create_future()
+        self._cache[key] = fut
+        try:
+            r = await self._attempts(method, url, raw=raw, byte_range=byte_range, cap=cap)
+        except BaseException:
+            self._cache.pop(key, None)
+            fut.cancel()
+            raise
+        if r.error_kind in (ErrorKind.BUDGET, ErrorKind.DEADLINE):
+            self._cache.pop(key, None)  # not sent: a later request may still go out
+        fut.set_result(r)
+        return r
+
+    async def _attempts(self, method: str, url: str, *, raw: bool, byte_range: tuple[int, int] | None,
+                        cap: int) -> HttpResponse:
         opts = self.client.opts
         attempt = 0
         while True:
@@ -668,6 +710,7 @@ class NitroFetcher(HostFetcher):
     def __init__(self, client: ProbeClient, target: Target, deadline_s: float, *, user: str, password: Any,
                  budget: int):
         super().__init__(client, target, deadline_s)
+        self.parallel = 1  # credentialed reads stay one at a time (a 401 must stop the next one)
         self._user = user
         self._password = password
         self._budget = budget
@@ -679,6 +722,11 @@ class NitroFetcher(HostFetcher):
 
     def _plain_http_instead(self, r: HttpResponse, url: str, followed: list[str]) -> bool:
         return False  # never downgrade a credentialed request to http
+
+    async def _one(self, method: str, url: str, *, raw: bool, byte_range: tuple[int, int] | None, cap: int,
+                   shared: bool = True) -> HttpResponse:
+        # No shared answers for credentialed reads: each GET is its own authenticated request.
+        return await self._attempts(method, url, raw=raw, byte_range=byte_range, cap=cap)
 
     def _headers_for(self, url: str, raw: bool, byte_range: tuple[int, int] | None) -> dict[str, str]:
         if self._origin_of(url) != self._origin:  # belt and braces: _fetch already refused it

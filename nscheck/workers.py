@@ -553,8 +553,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The protocol gets the real stdout; fd 1 becomes stderr, so no print can corrupt it.
     proto_fd = os.dup(1)
     os.dup2(2, 1)
+    from nscheck.eventloop import run as run_loop
+
     with contextlib.suppress(BrokenPipeError, ConnectionError):  # the parent went away
-        asyncio.run(_serve(index, proto_fd))
+        run_loop(_serve(index, proto_fd))  # uvloop where installed, like the one-process scan
     return 0
 
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nscheck import __version__
 from nscheck.build import Build
@@ -29,13 +29,14 @@ from nscheck.model import (
     Evidence,
     HostResult,
     HostStatus,
+    Indicator,
     ProductInfo,
     Remediation,
     SkipKind,
     Skipped,
 )
 from nscheck.options import ScanOptions
-from nscheck.probe.types import NO_ANSWER, ErrorKind, HttpResponse, no_answer
+from nscheck.probe.types import NO_ANSWER, ErrorKind, Fetcher, HostProber, HttpResponse, no_answer
 from nscheck.report.base import RunInfo, RunSummary, Sink
 from nscheck.report.exitcodes import signatures_meta
 from nscheck.targets import (
@@ -47,6 +48,10 @@ from nscheck.targets import (
     parse_shard,
     parse_target,
 )
+
+if TYPE_CHECKING:
+    from nscheck.drive import RunStage
+    from nscheck.fingerprint.engine import Fingerprint
 
 __all__ = ["ScanSignatures", "load_signatures", "run", "scan_async", "scan_host", "scan_hosts"]
 
@@ -89,18 +94,18 @@ def _host_status(responses: Sequence[HttpResponse]) -> tuple[HostStatus, str | N
     return HostStatus.OK, None
 
 
-async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSignatures) -> HostResult:
+async def scan_host(target: Target, client: HostProber, opts: ScanOptions, sigs: ScanSignatures) -> HostResult:
     """Probe, fingerprint and assess one host. Never raises: every failure is a status with a reason."""
     from nscheck.fingerprint.engine import fingerprint_host
 
     started = _now()
     t0 = time.monotonic()
-    fetcher = None
-    fp = None
+    fetcher: Fetcher | None = None
+    fp: Fingerprint | None = None
     skipped: list[Skipped] = []
     advisories: tuple[AdvisoryResult, ...] = ()
     remediation: Remediation | None = None
-    indicators: tuple[Any, ...] = ()
+    indicators: tuple[Indicator, ...] = ()
     error_override: str | None = None
     try:
         fetcher = client.fetcher(target, opts.host_deadline)
@@ -171,9 +176,9 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
                 extra["nitro"] = {"address": read.address, "status": read.status, "notes": list(read.notes),
                                   "requests_sent": read.requests_sent}
     url = target.url
-    if getattr(fetcher, "plain_http", False):
+    if fetcher is not None and getattr(fetcher, "plain_http", False):
         # an https target read over plain http: the report shows the scheme really used, and says so
-        url = str(fetcher.base_url)  # type: ignore[union-attr]
+        url = str(fetcher.base_url)
         skipped.insert(0, Skipped("tls", f"{target.url} answered the TLS ClientHello in plain HTTP: the host was read "
                                   f"over {url} without TLS (no certificate, no transport security; no -H header was "
                                   "sent over it; --verify, --ca or -H forbid this fallback)"))
@@ -196,7 +201,8 @@ async def scan_host(target: Target, client: Any, opts: ScanOptions, sigs: ScanSi
     )
 
 
-async def _indicators(fetcher: Any, fp: Any, opts: ScanOptions, sigs: ScanSignatures) -> tuple[tuple[Any, ...], list[Skipped]]:
+async def _indicators(fetcher: Fetcher, fp: Fingerprint, opts: ScanOptions,
+                      sigs: ScanSignatures) -> tuple[tuple[Indicator, ...], list[Skipped]]:
     from nscheck.assess.indicators import check_host
 
     hits, skips = await check_host(fetcher, fp.pages, roles=fp.product.roles, rules=sigs.indicators,
@@ -205,7 +211,7 @@ async def _indicators(fetcher: Any, fp: Any, opts: ScanOptions, sigs: ScanSignat
     return tuple(hits), list(skips)
 
 
-def _assess(fp: Any, sigs: ScanSignatures) -> tuple[tuple[AdvisoryResult, ...], Remediation | None, list[Skipped]]:
+def _assess(fp: Fingerprint, sigs: ScanSignatures) -> tuple[tuple[AdvisoryResult, ...], Remediation | None, list[Skipped]]:
     from nscheck.assess.advisories import assess
 
     builds: Sequence[Build] = fp.builds
@@ -235,10 +241,10 @@ async def scan_async(
     sinks: Sequence[Sink] = (),
     stop: asyncio.Event | None = None,
     *,
-    client: Any = None,
+    client: HostProber | None = None,
     sigs: ScanSignatures | None = None,
     run_info: RunInfo | None = None,
-    stage: Any = None,
+    stage: RunStage | None = None,
 ) -> RunSummary:
     """Scan a stream of targets with at most ``opts.concurrency`` hosts in flight; ``drive``
     gives each host to the state stage and every sink as it finishes."""
@@ -255,7 +261,7 @@ async def scan_async(
 
 
 async def scan_stream(targets: Iterable[Target], opts: ScanOptions, sigs: ScanSignatures,
-                      stop: asyncio.Event | None = None, *, client: Any = None,
+                      stop: asyncio.Event | None = None, *, client: HostProber | None = None,
                       end: StreamEnd | None = None) -> AsyncIterator[HostResult]:
     """Each host's result as soon as it is done. Hosts are launched lazily (at most
     ``opts.concurrency`` tasks exist, so memory stays flat at any target count); after ``stop``

@@ -43,11 +43,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nscheck.model import HostResult, HostStatus, SkipKind, Skipped
 from nscheck.options import ScanOptions
+from nscheck.probe.types import HostProber
 from nscheck.targets import Target, shard_of
+
+if TYPE_CHECKING:
+    from nscheck.inputs import ScanInputs
 
 __all__ = ["HostScan", "WorkerPool", "host_scanner", "resolve_workers", "usable_cpus"]
 
@@ -437,7 +441,7 @@ class WorkerPool:
 
 
 @contextlib.asynccontextmanager
-async def host_scanner(opts: ScanOptions, sigs: Any, client: Any = None) -> AsyncIterator[HostScan]:
+async def host_scanner(opts: ScanOptions, sigs: ScanInputs, client: HostProber | None = None) -> AsyncIterator[HostScan]:
     """``scan(target) -> HostResult`` for the runner: in this process (``--workers 1``, or a
     client given by the caller, as tests and ``nscheck demo`` do) or in a ``WorkerPool``."""
     from nscheck.runner import scan_host

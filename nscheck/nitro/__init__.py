@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from nscheck.model import (
@@ -29,6 +29,14 @@ from nscheck.model import (
 )
 from nscheck.nitro.credentials import CredentialError, NitroAccess, NitroCredentials, load_credentials
 from nscheck.nitro.rolemap import NitroMap, load_nitro_map
+
+if TYPE_CHECKING:
+    from nscheck.fingerprint.engine import Fingerprint
+    from nscheck.inputs import ScanInputs
+    from nscheck.nitro.probe import NitroRead
+    from nscheck.options import ScanOptions
+    from nscheck.probe.types import Fetcher, HostProber
+    from nscheck.targets import Target
 
 __all__ = ["CredentialError", "NitroContext", "combine", "load_context", "nitro_stage", "plan_lines"]
 
@@ -109,7 +117,8 @@ def _address(target: Any, fetcher: Any, access: NitroAccess) -> tuple[str | None
     return f"{p.scheme}://{p.netloc}", None
 
 
-async def nitro_stage(target: Any, fp: Any, fetcher: Any, client: Any, opts: Any, ctx: NitroContext) -> tuple[Any, list[Skipped]]:
+async def nitro_stage(target: Target, fp: Fingerprint | None, fetcher: Fetcher, client: HostProber, opts: ScanOptions,
+                      ctx: NitroContext) -> tuple[NitroRead | None, list[Skipped]]:
     """Read one host over NITRO. Returns (NitroRead | None, skipped notes). Never raises."""
     from nscheck.nitro.probe import read_appliance
 
@@ -183,7 +192,7 @@ def _build_info(read: Any, remote: BuildInfo | None) -> BuildInfo:
     return BuildInfo(b.release, b.number, ed, True, (str(b),), methods, Confidence.HIGH, conflict, None)
 
 
-def combine(fp: Any, read: Any, sigs: Any) -> dict[str, Any]:
+def combine(fp: Fingerprint | None, read: NitroRead, sigs: ScanInputs) -> dict[str, Any]:
     """Merge a NITRO read into the remote fingerprint: product, build, facts, verdicts.
 
     Returns {"product", "build", "advisories", "remediation", "extra"} for the HostResult."""
@@ -247,7 +256,7 @@ def combine(fp: Any, read: Any, sigs: Any) -> dict[str, Any]:
             "extra": extra}
 
 
-def _remote_verdicts(fp: Any, sigs: Any) -> dict[str, Verdict]:
+def _remote_verdicts(fp: Fingerprint | None, sigs: ScanInputs) -> dict[str, Verdict]:
     """What the remote evidence alone said per bulletin (to mark what NITRO decided)."""
     if fp is None or not fp.product.is_netscaler:
         return {}

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from nscheck.targets import Target
 
 # How every failure caused by --proxy starts (407, a refused CONNECT): the host was not reached,
 # our own setup failed, and the run's exit code says so (nscheck.report.exitcodes).
@@ -118,3 +121,12 @@ class Fetcher(Protocol):
 
     @property
     def budget_left(self) -> int: ...
+
+
+class HostProber(Protocol):
+    """The probe stage as the runner sees it (``ProbeClient``): one run-wide object that hands out
+    a ``Fetcher`` per host, and a credentialed one per NITRO address."""
+
+    def fetcher(self, target: Target, deadline_s: float | None = None) -> Fetcher: ...
+
+    def nitro_fetcher(self, nitro_url: str, user: str, password: Any, deadline_s: float, budget: int) -> Fetcher: ...

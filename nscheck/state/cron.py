@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from nscheck.exitcodes import ExitCode
 from nscheck.model import HostResult, RunInfo, RunSummary, findings_of
 from nscheck.state import StateStage, transition_lines
 from nscheck.state.lock import LockBusy, RunLock
 from nscheck.state.transitions import summary_line
+
+if TYPE_CHECKING:
+    from nscheck.options import ScanOptions
+
+T = TypeVar("T")
 
 
 class SetupError(Exception):
@@ -25,14 +30,14 @@ class SetupError(Exception):
 
 
 @contextmanager
-def scheduled(opts: Any) -> Iterator[StateStage | None]:
+def scheduled(opts: ScanOptions) -> Iterator[StateStage | None]:
     """Hold ``--lock`` (exit 75 when busy) and open the state stage (exit 64 when unusable)."""
     from nscheck.signatures import SignatureError
     from nscheck.state.store import StateError
     from nscheck.state.suppress import format_errors
 
     lock = None
-    if getattr(opts, "lock", None):
+    if opts.lock:
         try:
             lock = RunLock(opts.lock).acquire()
         except LockBusy as e:
@@ -118,7 +123,7 @@ class QuietSink:
             self.out.flush()
 
 
-async def with_signals(scan: Any) -> tuple[Any, int | None]:
+async def with_signals(scan: Callable[[asyncio.Event], Awaitable[T]]) -> tuple[T, int | None]:
     """Run ``scan(stop)`` (a coroutine function) with SIGTERM/SIGINT handlers installed.
 
     Returns (its result, the first signal number or None). First signal: ``stop`` is set.

@@ -364,7 +364,7 @@ def _shown(name: str, value: str) -> str:
 
 def _dry_run(targets: Iterable[Target], opts: ScanOptions, sigs: ScanInputs) -> int:
     from nscheck.assess.indicators import plan_path_requests
-    from nscheck.fingerprint.engine import plan_requests
+    from nscheck.fingerprint.engine import plan_ladder
     from nscheck.probe.client import ProbeClient
 
     pc = ProbeClient(opts)
@@ -372,11 +372,15 @@ def _dry_run(targets: Iterable[Target], opts: ScanOptions, sigs: ScanInputs) -> 
     for t in targets:
         n += 1
         print(f"# {t.raw} -> {t.url} (sends nothing: --dry-run; later requests depend on earlier answers)")
-        for rq in plan_requests("nscheck-<random>.html"):
-            hdrs = pc.request_headers(raw=rq.raw, byte_range=rq.byte_range)
-            print(f"{rq.method} {t.url}{rq.path}")
-            for k, v in hdrs.items():
-                print(f"    {k}: {_shown(k, v)}")
+        for fm, reqs in plan_ladder("nscheck-<random>.html"):
+            # what each fingerprint method looks at, so a reviewer can tell why a request is sent
+            print(f"# fingerprint [{fm.stage}] {fm.name}: {fm.doc}"
+                  + ("" if reqs else " (reads the answers above; sends nothing)"))
+            for rq in reqs:
+                hdrs = pc.request_headers(raw=rq.raw, byte_range=rq.byte_range)
+                print(f"{rq.method} {t.url}{rq.path}")
+                for k, v in hdrs.items():
+                    print(f"    {k}: {_shown(k, v)}")
         if opts.indicators and opts.indicator_paths != "none":
             # Only on hosts found to be NetScaler; plus up to 5 first-party scripts of the login
             # pages and one soft-404 baseline per directory, which depend on the answers.

@@ -11,7 +11,7 @@ import pytest
 from scan_fakes import AAA_PAGE, GATEWAY_PAGE, PLAIN_PAGE, rdx_gz, rdx_zeroed, resp
 
 from nscheck.build import Build
-from nscheck.fingerprint.engine import combine_build, decide_product, plan_requests
+from nscheck.fingerprint.engine import combine_build, decide_product, plan_ladder, plan_requests
 from nscheck.fingerprint.methods import (
     BuildClaim,
     Observations,
@@ -276,6 +276,24 @@ def test_plan_lists_only_get_requests_in_ladder_order() -> None:
     assert [p.path for p in plan][:2] == ["/r.html", "/"] or plan[0].path in ("/", "/r.html")
     assert {p.method for p in plan} == {"GET"}
     assert any(p.byte_range == (0, 0) for p in plan) and any(p.raw for p in plan)
+
+
+def test_dry_run_says_what_each_method_looks_at(capsys: pytest.CaptureFixture[str]) -> None:
+    """Method.stage and Method.doc are what --dry-run prints before the requests each method adds."""
+    from nscheck.fingerprint.methods import METHODS
+    from nscheck.options import ScanOptions
+    from nscheck.runner import run
+
+    assert all(m.doc.strip() for m in METHODS)
+    assert run(ScanOptions(targets=("gw.example",), dry_run=True, indicators=False)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    heads = [i for i, line in enumerate(lines) if line.startswith("# fingerprint ")]
+    assert [lines[i].split(":")[0] for i in heads] == [f"# fingerprint [{m.stage}] {m.name}" for m in METHODS]
+    rdx = next(i for i in heads if "rdx_stamp" in lines[i])
+    assert "gzip MTIME" in lines[rdx] and lines[rdx + 1] == "GET https://gw.example/vpn/js/rdx/core/lang/rdx_en.json.gz"
+    assert "sends nothing" in next(lines[i] for i in heads if " vhash:" in lines[i])
+    plan = plan_ladder("r.html")
+    assert [r for _m, reqs in plan for r in reqs] == plan_requests("r.html")
 
 
 def test_signal_types_are_plain_data() -> None:

@@ -36,7 +36,7 @@ from nscheck.probe.parallel import gather, slots
 from nscheck.probe.types import Fetcher, HttpResponse
 from nscheck.signatures.fingerprints import FingerprintTables
 
-__all__ = ["Fingerprint", "combine_build", "decide_product", "fingerprint_host", "plan_requests"]
+__all__ = ["Fingerprint", "combine_build", "decide_product", "fingerprint_host", "plan_ladder", "plan_requests"]
 
 ROLE_FACTS = ("gateway", "aaa", "management")
 
@@ -62,16 +62,24 @@ class Fingerprint:
     floors: dict[Train, Build] = field(default_factory=dict)
 
 
-def plan_requests(token: str = "{random}") -> list[Req]:
-    """Every request the ladder may send, in order (for --dry-run)."""
-    out: list[Req] = []
+def plan_ladder(token: str = "{random}") -> list[tuple[Method, tuple[Req, ...]]]:
+    """Every method of the ladder, in order, with the requests it adds (a page an earlier method
+    already asked for is not asked again; some methods only read those answers): for --dry-run."""
+    out: list[tuple[Method, tuple[Req, ...]]] = []
     seen: set[str] = set()
     for m in METHODS:
+        new: list[Req] = []
         for r in m.requests:
             if r.key not in seen:
                 seen.add(r.key)
-                out.append(Req(r.key, r.path.replace("{random}", token), r.raw, r.byte_range, r.max_bytes, r.follow, r.method))
+                new.append(Req(r.key, r.path.replace("{random}", token), r.raw, r.byte_range, r.max_bytes, r.follow, r.method))
+        out.append((m, tuple(new)))
     return out
+
+
+def plan_requests(token: str = "{random}") -> list[Req]:
+    """Every request the ladder may send, in order (for --dry-run)."""
+    return [r for _m, reqs in plan_ladder(token) for r in reqs]
 
 
 def random_path_token() -> str:

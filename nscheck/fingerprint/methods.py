@@ -751,7 +751,7 @@ PRODUCT_PAGES: tuple[Req, ...] = (
 
 METHODS: tuple[Method, ...] = (
     Method("catch_all", "product", (PRODUCT_PAGES[1],), check_catch_all,
-           "a random path answered 200: nothing is inferred from that page"),
+           "a random path: a host that answers 200 to anything is a catch-all, and nothing is inferred from that page"),
     Method("markers", "product", tuple(r for r in PRODUCT_PAGES if r.key != "random"), match_markers,
            "login pages, redirect from /, titles, NSC_/pwcount cookies, Via NS-CACHE, CSP, management GUI"),
     Method("default_certificate", "product", (), check_certificate, "the default NS Internal certificate"),

@@ -218,6 +218,116 @@ class BuildInfo:
         )
 
 
+# The keys of a CVE detail as the engine writes them, in order; "name" and "requires_applies"
+# follow only when they say something.
+_CVE_KEYS = ("id", "cvss", "cvss_confirmed", "type", "cwe", "kev_added", "kev_confirmed", "precondition", "requires",
+             "build_affected", "precondition_state", "verdict", "reason")
+_UNREAD = object()  # a saved value of the wrong JSON type: kept as read, in CveDetail.other
+
+
+def _opt_str(v: Any) -> Any:
+    return v if v is None or isinstance(v, str) else _UNREAD
+
+
+def _opt_bool(v: Any) -> Any:
+    return v if v is None or isinstance(v, bool) else _UNREAD
+
+
+def _opt_number(v: Any) -> Any:
+    # an int stays an int, so a saved 10 is written back as 10, not 10.0
+    return v if v is None or (isinstance(v, int | float) and not isinstance(v, bool)) else _UNREAD
+
+
+def _opt_requires(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, list) and all(isinstance(g, list) and all(isinstance(r, str) for r in g) for g in v):
+        return tuple(tuple(g) for g in v)
+    return _UNREAD
+
+
+def _opt_enum(kind: type[StrEnum]) -> Any:
+    def read(v: Any) -> Any:
+        if v is None:
+            return None
+        try:
+            return kind(v)
+        except ValueError:
+            return _UNREAD
+    return read
+
+
+@dataclass(frozen=True, slots=True)
+class CveDetail:
+    """How one CVE of a bulletin was judged on this host (``AdvisoryResult.cve_details``).
+
+    The engine fills every field. A detail read back from a saved result keeps exactly the keys
+    it had, in their order (``keys``), and whatever this version does not know or cannot type
+    (``other``), so a saved result is written back byte for byte."""
+
+    id: str
+    cvss: float | None = None
+    cvss_confirmed: bool | None = None  # False: the score is not yet confirmed by NVD/Citrix
+    type: str | None = None  # the bulletin's vulnerability type ("Memory overflow")
+    cwe: str | None = None
+    kev_added: str | None = None  # the day CISA added the CVE to KEV
+    kev_confirmed: bool | None = None  # None when not on KEV
+    precondition: str | None = None  # the bulletin's own words
+    requires: tuple[tuple[str, ...], ...] | None = None  # roles that had to be configured (CNF); None: not known
+    build_affected: bool | None = None
+    precondition_state: Precondition | None = None
+    verdict: Verdict | None = None
+    reason: str | None = None
+    name: str | None = None  # the common name ("CitrixBleed 2"), when there is one
+    requires_applies: str | None = None  # a build-dependent precondition applied ("from 14.1-73.37 on")
+    other: tuple[tuple[str, Any], ...] = ()
+    keys: tuple[str, ...] | None = field(default=None, compare=False)  # None: as the engine writes it
+
+    def other_value(self, key: str) -> Any:
+        """A saved key this version does not model (e.g. an exploitation date), or None."""
+        return next((v for k, v in self.other if k == key), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = self.keys
+        if keys is None:
+            keys = (*_CVE_KEYS, *(("name",) if self.name else ()), *(("requires_applies",) if self.requires_applies else ()),
+                    *(k for k, _ in self.other))
+        other = dict(self.other)
+        out: dict[str, Any] = {}
+        for k in keys:
+            if k in other:
+                out[k] = other[k]
+                continue
+            v = getattr(self, k)
+            if k == "requires" and v is not None:
+                v = [list(g) for g in v]
+            elif isinstance(v, StrEnum):
+                v = v.value
+            out[k] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CveDetail:
+        typed: dict[str, Any] = {}
+        other: list[tuple[str, Any]] = []
+        for k, v in d.items():
+            read = _CVE_READ.get(k)
+            got = read(v) if read is not None else _UNREAD
+            if got is _UNREAD:
+                other.append((k, v))
+            else:
+                typed[k] = got
+        return cls(**{"id": "", **typed}, other=tuple(other), keys=tuple(d))
+
+
+_CVE_READ: dict[str, Any] = {
+    "id": lambda v: v if isinstance(v, str) else _UNREAD, "cvss": _opt_number, "cvss_confirmed": _opt_bool,
+    "type": _opt_str, "cwe": _opt_str, "kev_added": _opt_str, "kev_confirmed": _opt_bool, "precondition": _opt_str,
+    "requires": _opt_requires, "build_affected": _opt_bool, "precondition_state": _opt_enum(Precondition),
+    "verdict": _opt_enum(Verdict), "reason": _opt_str, "name": _opt_str, "requires_applies": _opt_str,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class AdvisoryResult:
     """The verdict of one bulletin for one host."""
@@ -238,7 +348,7 @@ class AdvisoryResult:
     published: str | None = None
     actions: tuple[str, ...] = ()
     unconfirmed: tuple[str, ...] = ()
-    cve_details: tuple[dict[str, Any], ...] = ()  # [{"id","cvss","type","kev_added","precondition"}]
+    cve_details: tuple[CveDetail, ...] = ()  # how each of its CVEs was judged
     method: str = ""  # what decided the verdict when not the remote scan alone: "nitro"
     evidence: tuple[Evidence, ...] = ()  # NITRO resource/field/value behind the verdict
     basis: VerdictBasis = VerdictBasis.BUILD
@@ -248,7 +358,7 @@ class AdvisoryResult:
     def names(self) -> tuple[str, ...]:
         """Common names of the bulletin's CVEs ("CitrixBleed 2"): the per-CVE ``name`` of the
         bulletin data, else a trailing "(Name)" in the title of older saved results."""
-        names = [str(c["name"]) for c in self.cve_details if isinstance(c, dict) and c.get("name")]
+        names = [c.name for c in self.cve_details if c.name]
         if not names and self.title.endswith(")") and "(" in self.title:
             tail = self.title[self.title.rindex("(") + 1:-1].strip()
             if tail and "CVE-" not in tail and len(tail) <= 40:
@@ -281,7 +391,7 @@ class AdvisoryResult:
             "published": self.published,
             "actions": list(self.actions),
             "unconfirmed": list(self.unconfirmed),
-            "cve_details": [dict(c) for c in self.cve_details],
+            "cve_details": [c.to_dict() for c in self.cve_details],
             "basis": self.basis.value,
             "open_question": self.open_question.to_dict() if self.open_question else None,
         }
@@ -295,7 +405,8 @@ class AdvisoryResult:
             eol=bool(d.get("eol")), cvss=d.get("cvss"), severity=Severity(d.get("severity", "high")),
             kev=bool(d.get("kev")), exploited=bool(d.get("exploited")), published=d.get("published"),
             actions=tuple(d.get("actions") or ()), unconfirmed=tuple(d.get("unconfirmed") or ()),
-            cve_details=tuple(d.get("cve_details") or ()), method=d.get("method") or "",
+            cve_details=tuple(CveDetail.from_dict(c) for c in d.get("cve_details") or () if isinstance(c, dict)),
+            method=d.get("method") or "",
             evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence") or ()),
             basis=VerdictBasis(d.get("basis", "build")),
             open_question=OpenQuestion.from_dict(d["open_question"]) if d.get("open_question") else None,

@@ -39,7 +39,7 @@ def _before(b: Build) -> Build:
 def _detail(build: Build, ctx: str, cve: str, facts: dict[str, Precondition]) -> dict:
     res = assess(SIGS, [build], facts)
     adv = next(a for a in res.advisories if a.id == ctx)
-    return next(d for d in adv.cve_details if d["id"] == cve)
+    return next(d.to_dict() for d in adv.cve_details if d.id == cve)
 
 
 # -- an independent reading of the data (the oracle) -------------------------------------------
@@ -89,7 +89,7 @@ def test_issue_examples_ctx697191() -> None:
     r2 = next(a for a in assess(SIGS, [b], only).advisories if a.id == "CTX697191")
     assert r2.verdict is Verdict.NOT_VULNERABLE
     assert "saml_idp from 14.1-73.37 on" in r2.reason and r2.build_affected is True
-    d = next(x for x in r2.cve_details if x["id"] == "CVE-2026-107406")
+    d = next(x.to_dict() for x in r2.cve_details if x.id == "CVE-2026-107406")
     assert d["requires"] == [["saml_idp"]] and d["requires_applies"] == "from 14.1-73.37 on"
     # Before 14.1-73.37 the SAML SP alone is enough.
     r3 = next(a for a in assess(SIGS, [parse_build("14.1-73.36")], only).advisories if a.id == "CTX697191")
@@ -289,7 +289,7 @@ def test_property_never_clean_where_the_data_says_affected(build: Build, edition
                     continue
                 if _excluded(_effective_requires(cve, cand), facts):
                     continue
-                d = next(x for x in got.cve_details if x["id"] == cve.id)
+                d = next(x.to_dict() for x in got.cve_details if x.id == cve.id)
                 assert d["verdict"] != "not_vulnerable", (adv.id, cve.id, str(cand), facts, d["reason"])
                 assert got.verdict is not Verdict.NOT_VULNERABLE, (adv.id, str(cand), got.reason)
 

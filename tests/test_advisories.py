@@ -131,7 +131,7 @@ def test_common_name_reaches_the_assessment(sigs) -> None:
 
     res = assess(sigs, [parse_build("13.1-49.14")])
     bleed = next(r for r in res.advisories if r.id == "CTX579459")
-    by_id = {d["id"]: d for d in bleed.cve_details}
+    by_id = {d["id"]: d for d in (c.to_dict() for c in bleed.cve_details)}
     assert by_id["CVE-2023-4966"]["name"] == "CitrixBleed"
     assert "name" not in by_id["CVE-2023-4967"]  # unnamed CVEs carry no empty name
 

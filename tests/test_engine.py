@@ -136,7 +136,7 @@ def test_14_1_fips_uses_the_mainline_threshold_before_its_first_row() -> None:
 def test_cve_2026_4368_only_on_14_1_66_54() -> None:
     def detail(build: str) -> dict:
         r = _run(build, "CTX696300")
-        return next(d for d in r.cve_details if d["id"] == "CVE-2026-4368")
+        return next(d.to_dict() for d in r.cve_details if d.id == "CVE-2026-4368")
 
     assert detail("14.1-66.54")["build_affected"] is True
     assert detail("14.1-66.53")["build_affected"] is False
@@ -222,7 +222,7 @@ def test_result_fields() -> None:
     assert r.cves == ("CVE-2025-5777", "CVE-2025-5349")
     assert (r.cvss, r.severity.value, r.kev, r.exploited, r.published) == (9.3, "critical", True, True, "2025-06-17")
     assert r.actions == ("kill icaconnection -all", "kill pcoipConnection -all")
-    d = next(x for x in r.cve_details if x["id"] == "CVE-2025-5777")
+    d = next(x.to_dict() for x in r.cve_details if x.id == "CVE-2025-5777")
     assert d["kev_added"] == "2025-07-10" and d["requires"] == [["gateway", "aaa"]]
     assert d["build_affected"] is True and d["precondition_state"] == "met" and d["cvss"] == 9.3
     assert AdvisoryResult.from_dict(r.to_dict()) == r

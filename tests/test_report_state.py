@@ -21,6 +21,7 @@ from nscheck.model import (
     AdvisoryResult,
     BuildInfo,
     Confidence,
+    CveDetail,
     FindingKind,
     HostResult,
     HostStatus,
@@ -64,7 +65,7 @@ def _adv(spec: dict, verdict: Verdict) -> AdvisoryResult:
         id=spec["id"], cves=spec["cves"], verdict=verdict, build_affected=verdict is Verdict.VULNERABLE,
         precondition=Precondition.MET, fixed_in=spec["fixed_in"], reason=f"{spec['id']}: test ({verdict.value})",
         title=spec["title"], cvss=spec["cvss"], severity=Severity.from_cvss(spec["cvss"]), kev=spec.get("kev", False),
-        exploited=spec.get("exploited", False), published=spec["published"], cve_details=spec.get("cve_details", ()),
+        exploited=spec.get("exploited", False), published=spec["published"], cve_details=tuple(CveDetail.from_dict(c) for c in spec.get("cve_details", ())),
     )
 
 

@@ -16,6 +16,7 @@ from nscheck.model import (
     AdvisoryResult,
     BuildInfo,
     Confidence,
+    CveDetail,
     FindingKind,
     HostResult,
     HostStatus,
@@ -48,7 +49,7 @@ def adv(spec: dict, verdict: Verdict) -> AdvisoryResult:
         id=spec["id"], cves=spec["cves"], verdict=verdict, build_affected=verdict is Verdict.VULNERABLE,
         precondition=Precondition.UNKNOWN, fixed_in=spec.get("fixed_in"), reason="test", title=spec["title"],
         severity=Severity.CRITICAL, kev=spec.get("kev", False), exploited=spec.get("exploited", False),
-        published=spec.get("published"), cve_details=spec.get("cve_details", ()),
+        published=spec.get("published"), cve_details=tuple(CveDetail.from_dict(c) for c in spec.get("cve_details", ())),
     )
 
 

@@ -22,6 +22,7 @@ from nscheck.assess.questions import with_question
 from nscheck.build import Build, Edition, Train, edition_candidates
 from nscheck.model import (
     AdvisoryResult,
+    CveDetail,
     OpenQuestion,
     Precondition,
     QuestionKind,
@@ -371,28 +372,16 @@ def _bulletin_result(sigs: AdvisorySet, adv: Advisory, cands: Sequence[Build],
     for o in outcomes:
         for _b, j in o.per_candidate:
             unconfirmed.extend(j.unconfirmed)
-    details: list[dict[str, Any]] = []
+    details: list[CveDetail] = []
     for o in outcomes:
         c = o.cve
-        details.append({
-            "id": c.id,
-            "cvss": c.cvss,
-            "cvss_confirmed": c.cvss_confirmed,
-            "type": c.type,
-            "cwe": c.cwe,
-            "kev_added": c.kev_added,
-            "kev_confirmed": c.kev_confirmed if c.kev_added else None,
-            "precondition": c.precondition,
-            "requires": [list(g) for g in o.requires] if o.requires is not None else None,
-            "build_affected": o.affected,
-            "precondition_state": o.precondition.value,
-            "verdict": o.verdict.value,
-            "reason": o.reason,
-        })
-        if c.name:  # only when known, so reports of unnamed CVEs stay unchanged
-            details[-1]["name"] = c.name
-        if o.requires_why:  # a build-dependent precondition applied (CVE-2026-107406)
-            details[-1]["requires_applies"] = o.requires_why
+        details.append(CveDetail(
+            id=c.id, cvss=c.cvss, cvss_confirmed=c.cvss_confirmed, type=c.type, cwe=c.cwe, kev_added=c.kev_added,
+            kev_confirmed=c.kev_confirmed if c.kev_added else None, precondition=c.precondition, requires=o.requires,
+            build_affected=o.affected, precondition_state=o.precondition, verdict=o.verdict, reason=o.reason,
+            name=c.name or None,  # only when known, so reports of unnamed CVEs stay unchanged
+            requires_applies=o.requires_why or None,  # a build-dependent precondition applied (CVE-2026-107406)
+        ))
     cvss = adv.max_cvss
     return AdvisoryResult(
         id=adv.id,

@@ -34,16 +34,16 @@ def _roles_text(requires: Sequence[Sequence[str]]) -> str:
 def ask(a: AdvisoryResult, cands: Sequence[Build]) -> OpenQuestion | None:
     if a.verdict is not Verdict.UNKNOWN:
         return None
-    open_ = [d for d in a.cve_details if d.get("verdict") == "unknown"]
+    open_ = [d for d in a.cve_details if d.verdict is Verdict.UNKNOWN]
     if not open_:
         return OpenQuestion(QuestionKind.BUILD, "exact build?") if not cands else None
     d = open_[0]
-    if d.get("build_affected") is True and d.get("requires"):
-        roles = tuple(dict.fromkeys(r for g in d["requires"] for r in g if r != "any"))
-        return OpenQuestion(QuestionKind.CONFIG, f"{_roles_text(d['requires'])} configured?", roles)
+    if d.build_affected is True and d.requires:
+        roles = tuple(dict.fromkeys(r for g in d.requires for r in g if r != "any"))
+        return OpenQuestion(QuestionKind.CONFIG, f"{_roles_text(d.requires)} configured?", roles)
     if not cands:
         return OpenQuestion(QuestionKind.BUILD, "exact build?")
-    if len(cands) > 1 and str(d.get("reason", "")).startswith("candidates disagree"):
+    if len(cands) > 1 and (d.reason or "").startswith("candidates disagree"):
         numbers = {(b.release, b.major, b.minor) for b in cands}
         if len(numbers) == 1:
             eds = " or ".join(dict.fromkeys((b.edition.label or "standard") for b in cands if b.edition is not None))

@@ -48,14 +48,14 @@ def exploitation_facts(a: AdvisoryResult) -> dict[str, Any]:
     dates: list[tuple[dt.date, str]] = []
     kev_dates: list[dt.date] = []
     for c in a.cve_details:
-        for key in _EXPLOIT_KEYS:
-            d = parse_day(c.get(key))
+        for key in _EXPLOIT_KEYS:  # not written by the engine: a saved or hand-edited result may carry them
+            d = parse_day(c.other_value(key))
             if d:
-                dates.append((d, f"{c.get('id', a.id)} exploited since {d}"))
-        k = parse_day(c.get("kev_added"))
+                dates.append((d, f"{c.id or a.id} exploited since {d}"))
+        k = parse_day(c.kev_added if c.kev_added is not None else c.other_value("kev_added"))
         if k:
             kev_dates.append(k)
-            dates.append((k, f"{c.get('id', a.id)} added to CISA KEV {k}"))
+            dates.append((k, f"{c.id or a.id} added to CISA KEV {k}"))
     published = parse_day(a.published)
     if (a.exploited or a.kev) and not dates and published:
         # Exploited, but no date in the data: count from disclosure (the most that can be said).

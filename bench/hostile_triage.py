@@ -32,10 +32,10 @@ def _case(name: str, path: Path) -> dict[str, object]:
         "from nscheck.triage.context import TriageOptions;from nscheck.triage.runner import triage_path;"
         "import datetime as dt;t=time.monotonic();"
         f"r=triage_path({str(path)!r},TriageOptions(collected_at=dt.datetime(2026,11,20,tzinfo=dt.UTC)),load(signatures_dir(None)));"
-        "b=r.coverage.get('budgets',{});"
+        "b=r.coverage.budgets or {};"
         "print(json.dumps({'seconds':round(time.monotonic()-t,1),'rss_mb':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss//1024,"
         "'findings':len(r.indicators),'grouped_hits':b.get('grouped_hits'),'read_bytes':b.get('read_bytes'),"
-        "'log_lines':r.coverage['families'].get('log',{}).get('lines'),'cut':b.get('cut'),'status':r.status.value}))"
+        "'log_lines':(r.coverage.families or {}).get('log',{}).get('lines'),'cut':b.get('cut'),'status':r.status.value}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return {"case": name, "input_bytes": path.stat().st_size, **json.loads(out)}

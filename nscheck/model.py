@@ -522,6 +522,120 @@ class Skipped:
         return cls(d["what"], reason, kind)
 
 
+def _opt_int(v: Any) -> Any:
+    return v if v is None or (isinstance(v, int) and not isinstance(v, bool)) else _UNREAD
+
+
+def _opt_obj(v: Any) -> Any:
+    return v if v is None or isinstance(v, dict) else _UNREAD
+
+
+def _opt_strs(v: Any) -> Any:
+    if v is None:
+        return None
+    return tuple(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else _UNREAD
+
+
+def _opt_notes(v: Any) -> Any:
+    # a list of {"area"/"path", ...} objects; older results wrote the same facts as plain strings
+    if v is None:
+        return None
+    return tuple(v) if isinstance(v, list) and all(isinstance(x, dict | str) for x in v) else _UNREAD
+
+
+def _opt_objs(v: Any) -> Any:
+    if v is None:
+        return None
+    return tuple(v) if isinstance(v, list) and all(isinstance(x, dict) for x in v) else _UNREAD
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What a triage looked at and, as prominently, what it could not (``HostResult.coverage``).
+
+    Triage shapes differ (a full run, an unreadable source, a live collection that could not run
+    'shell'), so every field is optional and only the keys a record has are written, in the
+    order it had them (``keys``); the nested sections stay plain JSON objects, as each check
+    family reports its own counters. A key this version does not model (or of the wrong JSON
+    type, from a saved result) is kept as read in ``other``: saved results are written back
+    byte for byte."""
+
+    summary: str | None = None  # one paragraph: what was triaged, what was not, what was found
+    source: dict[str, Any] | None = None  # path, type, entries, files, bytes_read, duration_s
+    sources: tuple[dict[str, Any], ...] | None = None  # every input (a bundle plus a /var copy)
+    collector_bundles: tuple[str, ...] | None = None
+    collector_shell_outputs: int | None = None
+    collected_at: str | None = None  # the reference time of the recent-change and timestomp checks
+    collected_at_source: str | None = None
+    metadata: dict[str, Any] | None = None  # which file metadata the artefacts keep
+    families: dict[str, Any] | None = None  # check family -> {status, rules, entries_examined, hits, reason, ...}
+    areas_present: dict[str, int] | None = None
+    missing: tuple[dict[str, Any] | str, ...] | None = None  # {"area", "unchecked"}: expected areas not collected
+    logs: dict[str, Any] | None = None
+    refused: tuple[dict[str, Any] | str, ...] | None = None  # members refused: {"what", "path", "reason"} (first 200)
+    refused_count: int | None = None
+    unreadable: tuple[dict[str, Any], ...] | None = None  # {"path", "reason"}
+    unreadable_count: int | None = None
+    content_truncated_files: int | None = None
+    extras: dict[str, Any] | None = None  # optional extras: "available" / "not installed"
+    config: dict[str, Any] | None = None
+    next_steps: tuple[str, ...] | None = None
+    budgets: dict[str, Any] | None = None  # limits, what was used, what was cut
+    errors: tuple[str, ...] | None = None  # sources that failed part-way
+    error: str | None = None  # nothing could be read (or the live collection failed)
+    live: dict[str, Any] | None = None  # live SSH triage: what ran on the appliance
+    other: tuple[tuple[str, Any], ...] = ()
+    keys: tuple[str, ...] | None = field(default=None, compare=False)  # None: the set fields, in field order
+
+    def __bool__(self) -> bool:
+        # an empty record says nothing was looked at, as the empty object always did
+        return bool(self.keys) if self.keys is not None else bool(self.to_dict())
+
+    def has(self, key: str) -> bool:
+        """Whether the record carries ``key`` (a null value counts: "collected_at": null)."""
+        if self.keys is not None:
+            return key in self.keys
+        return any(k == key for k, _ in self.other) or (key in _COVERAGE_READ and getattr(self, key) is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        other = dict(self.other)
+        keys = self.keys
+        if keys is None:
+            keys = (*(k for k in _COVERAGE_READ if getattr(self, k) is not None), *other)
+        out: dict[str, Any] = {}
+        for k in keys:
+            if k in other:
+                out[k] = other[k]
+                continue
+            v = getattr(self, k)
+            out[k] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Coverage:
+        typed: dict[str, Any] = {}
+        other: list[tuple[str, Any]] = []
+        for k, v in d.items():
+            read = _COVERAGE_READ.get(k)
+            got = read(v) if read is not None else _UNREAD
+            if got is _UNREAD:
+                other.append((k, v))
+            else:
+                typed[k] = got
+        return cls(**typed, other=tuple(other), keys=tuple(d))
+
+
+_COVERAGE_READ: dict[str, Any] = {
+    "summary": _opt_str, "source": _opt_obj, "sources": _opt_objs, "collector_bundles": _opt_strs,
+    "collector_shell_outputs": _opt_int, "collected_at": _opt_str, "collected_at_source": _opt_str,
+    "metadata": _opt_obj, "families": _opt_obj, "areas_present": _opt_obj,
+    "missing": _opt_notes, "logs": _opt_obj, "refused": _opt_notes, "refused_count": _opt_int,
+    "unreadable": _opt_objs, "unreadable_count": _opt_int, "content_truncated_files": _opt_int, "extras": _opt_obj,
+    "config": _opt_obj, "next_steps": _opt_strs, "budgets": _opt_obj, "errors": _opt_strs, "error": _opt_str,
+    "live": _opt_obj,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class HostResult:
     """One target's complete result. ``kind`` is "scan" or "triage"."""
@@ -540,7 +654,7 @@ class HostResult:
     duration_ms: int = 0
     skipped: tuple[Skipped, ...] = ()
     kind: str = "scan"
-    coverage: dict[str, Any] | None = None  # triage: what was and was not looked at
+    coverage: Coverage | None = None  # triage: what was and was not looked at
     started: str | None = None  # ISO-8601 UTC
     extra: dict[str, Any] = field(default_factory=dict)  # state transitions, suppression marks, ...
 
@@ -582,7 +696,7 @@ class HostResult:
         }
         if self.kind == "triage":
             d["source"] = self.target
-            d["coverage"] = self.coverage or {}
+            d["coverage"] = self.coverage.to_dict() if self.coverage is not None else {}
         if self.extra:
             d["extra"] = dict(self.extra)
         return d
@@ -604,7 +718,7 @@ class HostResult:
             duration_ms=int(d.get("duration_ms") or 0),
             skipped=tuple(Skipped.from_dict(s) for s in d.get("skipped") or ()),
             kind=d.get("kind", "triage" if d.get("schema") == TRIAGE_SCHEMA else "scan"),
-            coverage=d.get("coverage"),
+            coverage=Coverage.from_dict(d["coverage"]) if isinstance(d.get("coverage"), dict) else None,
             started=d.get("started"),
             extra=dict(d.get("extra") or {}),
         )

@@ -54,9 +54,9 @@ def test_oversized_pax_header_is_refused_with_a_note_and_the_webshell_after_it_i
     p = _archive(tmp_path, [*_base(), glob, hostile, _member(SHELL, tf.WEBSHELL.encode())])
     r = _triage(p)
     assert any(i.path == "/" + SHELL for i in r.indicators), [i.path for i in r.indicators]
-    refused = [n for n in r.coverage["refused"] if "pax extended header" in n["reason"]]
+    refused = [n for n in r.coverage.refused if "pax extended header" in n["reason"]]
     assert len(refused) == 2 and all("exceeds" in n["reason"] for n in refused)
-    assert r.coverage["source"]["files"] >= 3
+    assert r.coverage.source["files"] >= 3
 
 
 def test_pax_header_under_the_limit_is_parsed_linearly_and_applied(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_pax_header_under_the_limit_is_parsed_linearly_and_applied(tmp_path: Pat
     p = _archive(tmp_path, members)
     r = _triage(p)
     assert any(i.path == "/" + SHELL for i in r.indicators)
-    assert not [n for n in r.coverage["refused"] if "pax" in n["reason"]]
+    assert not [n for n in r.coverage.refused if "pax" in n["reason"]]
     paths = [e.path for e, _o in open_source(str(p)).entries()]
     assert f"/{long_dir}/x.txt" in paths and "/short-name" not in paths  # the pax path was applied
 
@@ -113,4 +113,4 @@ def test_oversized_gnu_long_name_is_refused(tmp_path: Path) -> None:
     p = _archive(tmp_path, [*_base(), longname, _member("var/tmp/short", b"x"), _member(SHELL, tf.WEBSHELL.encode())])
     r = _triage(p)
     assert any(i.path == "/" + SHELL for i in r.indicators)
-    assert any("long-name header" in n["reason"] for n in r.coverage["refused"])
+    assert any("long-name header" in n["reason"] for n in r.coverage.refused)

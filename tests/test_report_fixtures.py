@@ -7,6 +7,7 @@ from nscheck.model import (
     BuildInfo,
     Certificate,
     Confidence,
+    Coverage,
     Evidence,
     HostResult,
     HostStatus,
@@ -137,7 +138,7 @@ def fleet() -> list[HostResult]:
         indicators=(Indicator("ncsc-webshell-eval", "Webshell: eval of request data", Severity.HIGH, Confidence.HIGH,
                               "line 3: eval($_POST[...])", check="webshell", path="/var/netscaler/logon/themes/a.php",
                               line=3, file={"size": 812, "mtime": "2025-07-02T11:00:00Z", "sha256": "ab" * 32}),),
-        coverage=TRIAGE_COVERAGE,
+        coverage=Coverage.from_dict(TRIAGE_COVERAGE),
         started=T0, duration_ms=4000,
     )
     return [vulnerable, clean, fips, unknown, unreachable, not_ns, compromised, triage]

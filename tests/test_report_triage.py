@@ -69,21 +69,21 @@ def test_coverage_is_rendered_not_dumped(results: dict[str, HostResult]) -> None
     md = host_markdown(r)
     cov = section(md, "## Artefacts examined")
     assert "{'" not in md and "': " not in cov  # no Python dict reprs anywhere
-    src = r.coverage["source"]
+    src = r.coverage.source
     assert f"(tar): {src['entries']} entries, {src['files']} files" in cov
     assert "- Collected at: 2026-11-20T12:00:00Z (from --collected-at)" in cov
     assert "tar keeps mode, owner and mtime but not ctime or birth time" in cov
     checked = cov[cov.index("### What was checked"):cov.index("### What could NOT be checked")]
-    for name, fam in r.coverage["families"].items():
+    for name, fam in r.coverage.families.items():
         row = next(line for line in checked.splitlines() if line.startswith(f"| {name.replace('_', chr(92) + '_')} |"))
         assert f"| {fam['rules']} | {fam['entries_examined']} | {fam['hits']} |" in row, row
     assert "| yara | **skipped** |" in checked
-    log = r.coverage["families"]["log"]
+    log = r.coverage.families["log"]
     assert f"{log['files']} log files, {log['lines']} lines" in checked
     gaps = cov[cov.index("### What could NOT be checked"):]
     assert "- Check family **yara**: skipped: yara-python is not installed" in gaps
     assert "- Optional extra **yara**: not installed" in gaps
-    first = r.coverage["logs"]["listed"][0]
+    first = r.coverage.logs["listed"][0]
     assert "### Logs read" in cov
     assert f"| /var/log/ns.log | {first['lines']} | {first['first']} | {first['last']} |" in cov
 

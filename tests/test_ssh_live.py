@@ -112,13 +112,13 @@ def test_compromised_live_matches_tarball_and_clean_is_clean(tmp_path: Path) -> 
     # (x.php comes from the fixture's own collected stat listing, which the offline run reports too)
     assert {i.path for i in stomp} == {STOMPED, "/var/netscaler/logon/LogonPoint/uiareas/x.php"}, stomp
     assert r_bad.target == f"ssh://nsroot@127.0.0.1:{bad.port}"
-    assert r_bad.coverage["live"]["login"] == "cli"
-    assert "timestomp" in r_bad.coverage["live"]["checks_run_live"]
+    assert r_bad.coverage.live["login"] == "cli"
+    assert "timestomp" in r_bad.coverage.live["checks_run_live"]
     # clean appliance: nothing, although every stock file's birth time is newer than its mtime
     assert r_good.indicators == (), [(i.id, i.path, i.evidence) for i in r_good.indicators]
     assert r_good.status.value == "ok"
-    assert r_good.coverage["families"]["timestomp"]["with_birthtime"] > 10
-    assert any("install time" in n for n in r_good.coverage["families"]["timestomp"].get("notes", []))
+    assert r_good.coverage.families["timestomp"]["with_birthtime"] > 10
+    assert any("install time" in n for n in r_good.coverage.families["timestomp"].get("notes", []))
     # only declared commands were ever sent
     allowed = set(planned_commands(CS, "N"))
     for app in (bad, good):
@@ -144,7 +144,7 @@ def test_plain_shell_login_and_no_shell_account(tmp_path: Path) -> None:
         return r_plain, r_nosh, nosh
 
     r_plain, r_nosh, nosh = asyncio.run(main())
-    assert r_plain.coverage["live"]["login"] == "shell"
+    assert r_plain.coverage.live["login"] == "shell"
     assert r_plain.indicators
     assert r_nosh.status.value == "error" and NO_SHELL in (r_nosh.error or "")
     assert r_nosh.verdict.value != "not_vulnerable" and not r_nosh.indicators
@@ -387,7 +387,7 @@ def test_no_shell_summary_tells_a_refusal_from_a_command_the_cli_did_not_take() 
                          version_text="NetScaler NS14.1: Build 47.46.nc", shell_refusal=answer)
         r = triage_collection(col, _opts(), _rules(), SIG)
         assert r.status.value == "error" and NO_SHELL in (r.error or "") and answer in r.error
-        return str(r.coverage["summary"])
+        return str(r.coverage.summary)
 
     assert "command policy allows 'shell'" in summary("ERROR: Not authorized to execute this command [shell]")
     assert "not a permission refusal" in summary("ERROR: Argument pre-requisite missing")
@@ -410,6 +410,6 @@ def test_collect_and_triage_with_a_slot_limit(tmp_path: Path) -> None:
     assert [r.target for r in results] == [t.url for t in targets]
     assert results[0].status.value == "error" and "deadline" in (results[0].error or "")
     for r in results[1:]:
-        assert r.error is None and r.coverage["live"]["login"] == "cli"
-        assert all(s["complete"] for s in r.coverage["live"]["streams"])
+        assert r.error is None and r.coverage.live["login"] == "cli"
+        assert all(s["complete"] for s in r.coverage.live["streams"])
         assert r.build is not None and r.build.build == "47.46"

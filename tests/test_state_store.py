@@ -16,6 +16,7 @@ from nscheck.model import (
     AdvisoryResult,
     BuildInfo,
     Confidence,
+    Coverage,
     CveDetail,
     FindingKind,
     HostResult,
@@ -210,12 +211,12 @@ def test_clean_triage_closes_assessment(tmp_path: Path) -> None:
     run = RunInfo("triage-1", "2025-08-05T10:00:00Z", "triage", "test")
     # Triage with hits closes nothing.
     ioc = Indicator("webshell-php", "PHP webshell", Severity.CRITICAL, Confidence.HIGH, "eval(", path="/var/x.php")
-    dirty = HostResult(target="/cases/gw1-bundle.tgz", status=HostStatus.OK, kind="triage", coverage={"files": 10},
+    dirty = HostResult(target="/cases/gw1-bundle.tgz", status=HostStatus.OK, kind="triage", coverage=Coverage.from_dict({"files": 10}),
                        indicators=(ioc,))
     t = record_triage(str(db), dirty, name="gw1.example.test", run=run)
     assert t.extra["assessments"] == [] and transitions(t) == {"webshell-php": "new"}
     # A clean triage of the same appliance closes the assessment (not the indicator: it was seen).
-    clean = HostResult(target="/cases/gw1-bundle-2.tgz", status=HostStatus.OK, kind="triage", coverage={"files": 10})
+    clean = HostResult(target="/cases/gw1-bundle-2.tgz", status=HostStatus.OK, kind="triage", coverage=Coverage.from_dict({"files": 10}))
     t = record_triage(str(db), clean, name="gw1.example.test",
                       run=RunInfo("triage-2", "2025-08-06T10:00:00Z", "triage", "test"))
     assert [(d["transition"], d["resolution"]["by"]) for d in t.extra["assessments"]] == [("resolved", "triage")]

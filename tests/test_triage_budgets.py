@@ -66,11 +66,11 @@ def test_sparse_members_stop_at_the_read_budget(tmp_path: Path, rules) -> None: 
     p = _tar_gz(tmp_path, specs, sparse)
     assert p.stat().st_size < 64 * 1024  # the whole archive is tiny
     r = triage_path(str(p), TriageOptions(collected_at=tf.COLLECTED, max_read_bytes=16 * MiB), rules)
-    b = r.coverage["budgets"]
+    b = r.coverage.budgets
     assert b["read_bytes"] <= 16 * MiB + 64 * 1024
     assert b["files_not_read"] >= 45 and any("read budget" in c for c in b["cut"])
     assert r.status.value == "error" and "cut short" in (r.error or "")  # never a clean triage
-    assert r.coverage["summary"].startswith("CUT SHORT")
+    assert r.coverage.summary.startswith("CUT SHORT")
     assert any(i.path == SHELL for i in r.indicators)  # what was read before the cut still counts
     assert r.verdict.value == "compromised"
 
@@ -80,11 +80,11 @@ def test_log_bomb_is_stopped_by_its_ratio(tmp_path: Path, rules) -> None:  # typ
     specs = [*tf.clean_tree(), tf.f("/var/log/ns.log.0.gz", gzip.compress(lines, 9))]
     p = tf.write_tar(specs, tmp_path / "bomb.tar.gz")
     r = triage_path(str(p), TriageOptions(collected_at=tf.COLLECTED), rules)
-    why = [u["reason"] for u in r.coverage["unreadable"] if u["path"] == "/var/log/ns.log.0.gz"]
+    why = [u["reason"] for u in r.coverage.unreadable if u["path"] == "/var/log/ns.log.0.gz"]
     assert why and "inflates more than" in why[0]
-    assert r.coverage["families"]["log"]["lines"] < 50_000
+    assert r.coverage.families["log"]["lines"] < 50_000
     # the lines after the flood were not examined: said, and never a clean triage
-    assert any("inflates more than" in c for c in r.coverage["budgets"]["cut"])
+    assert any("inflates more than" in c for c in r.coverage.budgets["cut"])
     assert r.status.value == "error" and r.verdict.value == "unknown"
 
 
@@ -92,7 +92,7 @@ def test_time_budget_cuts_and_says_so(tmp_path: Path, rules) -> None:  # type: i
     specs = [*tf.clean_tree(), *tf.clean_logs(), tf.f("/var/log/ns.log", b"Nov 20 09:00:00 <local0.info> x\n" * 50_000)]
     p = tf.write_tar(specs, tmp_path / "slow.tar.gz")
     r = triage_path(str(p), TriageOptions(collected_at=tf.COLLECTED, max_seconds=0.001), rules)
-    b = r.coverage["budgets"]
+    b = r.coverage.budgets
     assert any("time budget" in c for c in b["cut"]), b
     assert r.status.value == "error" and r.verdict.value == "unknown"
 
@@ -115,7 +115,7 @@ def test_many_tiny_php_files_become_grouped_bounded_findings(tmp_path: Path, rul
     # every planted file is still counted: listed one by one (3 per directory) plus the group's count
     assert per_rule.get("NL-IMG-webshell-strings") == n
     assert len(r.indicators) < 100
-    assert r.coverage["budgets"]["grouped_hits"] > 0 and not r.coverage["budgets"]["cut"]
+    assert r.coverage.budgets["grouped_hits"] > 0 and not r.coverage.budgets["cut"]
 
 
 def test_findings_budget_and_jsonl_stay_bounded(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_whole_lookalike_tree_is_silent_as_directory(rules, tmp_path):
     root = tf.write_dir(tf.lookalike_tree(), tmp_path / "tree")
     r = triage_path(str(root), OPTS, rules)
     assert r.indicators == (), [(i.id, i.path, i.evidence) for i in r.indicators]
-    assert r.coverage["source"]["type"] == "directory"
+    assert r.coverage.source["type"] == "directory"
 
 
 def test_compromised_directory_tree(rules, tmp_path):
@@ -130,6 +130,6 @@ def test_yara_missing_is_a_coverage_note_not_silence(rules, tmp_path):
     bad, _g, _e = tf.FAMILIES["yara"]
     r = _run(rules, tf.merged(tf.clean_tree(), bad), tmp_path, opts=TriageOptions(collected_at=tf.COLLECTED, yara=False))
     assert "NL-CORE-yara" not in {i.id for i in r.indicators}
-    assert r.coverage["families"]["yara"]["status"] == "skipped"
-    assert "yara-python" in r.coverage["families"]["yara"]["reason"]
+    assert r.coverage.families["yara"]["status"] == "skipped"
+    assert "yara-python" in r.coverage.families["yara"]["reason"]
     assert any(s.what == "yara" for s in r.skipped)

@@ -56,6 +56,6 @@ def test_password_hashes_in_ns_conf_never_reach_the_evidence(rules, tmp_path):
 
 def test_without_rotations_nothing_is_compared_and_coverage_says_so(rules, tmp_path):
     r = triage_path(str(tf.write_tar(tf.clean_tree(), tmp_path / "t.tar.gz")), OPTS, rules)
-    notes = r.coverage["families"]["ns_conf_history"]["notes"]
+    notes = r.coverage.families["ns_conf_history"]["notes"]
     assert any("no older rotation" in n for n in notes)
     assert not [i for i in r.indicators if i.id == "NS-26-new-system-user"]

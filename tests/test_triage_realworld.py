@@ -40,7 +40,7 @@ def test_clean_collector_bundle_is_silent_and_says_what_it_covered(rules, tmp_pa
     archive = bf.write_tar(bf.clean_bundle(), tmp_path / f"{bf.NAME}.tar.gz")
     r = triage_path(str(archive), OPTS, rules)
     assert r.indicators == (), [(i.id, i.path, i.evidence) for i in r.indicators]
-    cov = r.coverage
+    cov = r.coverage.to_dict()  # the coverage as reports and SIEMs get it
     assert cov["source"]["type"] == "support_bundle"
     assert cov["collected_at"] == "2026-11-20T11:30:00Z" and cov["collected_at_source"] == "bundle name"
     assert cov["collector_bundles"] == [bf.NAME]
@@ -84,8 +84,8 @@ def test_renamed_archive_dot_prefix_and_secondary_node(rules, tmp_path):
     top = "collector_S_10.0.0.11_20Nov2026_11_30"
     archive = bf.write_tar(bf.bad_bundle(), tmp_path / "case42_ns1.tgz", top=top, dot=True)
     r = triage_path(str(archive), OPTS, rules)
-    assert r.coverage["source"]["type"] == "support_bundle"
-    assert r.coverage["collected_at"] == "2026-11-20T11:30:00Z"  # from the top directory, not the file name
+    assert r.coverage.source["type"] == "support_bundle"
+    assert r.coverage.collected_at == "2026-11-20T11:30:00Z"  # from the top directory, not the file name
     assert "NS-LOG-aaa-nonascii" in _ids(r)
     assert {i.path for i in _by(r, "NS-LOG-aaa-nonascii")} == {"/var/log/ns.log.3.gz"}
 
@@ -95,9 +95,9 @@ def test_responder_tarball_of_var_and_flash(rules, tmp_path):
              for s in bf.bad_bundle() if not s.path.startswith("/shell/")]
     archive = bf.write_tar(specs, tmp_path / "ns1_var_flash.tar.gz", top="")
     r = triage_path(str(archive), OPTS, rules)
-    assert r.coverage["source"]["type"] == "tar"
-    assert "/nsconfig" not in {m["area"] for m in r.coverage["missing"]}  # /flash/nsconfig is /nsconfig
-    assert r.coverage["config"]["ns.conf"] == "/flash/nsconfig/ns.conf"
+    assert r.coverage.source["type"] == "tar"
+    assert "/nsconfig" not in {m["area"] for m in r.coverage.missing}  # /flash/nsconfig is /nsconfig
+    assert r.coverage.config["ns.conf"] == "/flash/nsconfig/ns.conf"
     assert {"NS-LOG-aaa-nonascii", "M23-shell-history"} <= _ids(r)
 
 
@@ -106,14 +106,14 @@ def test_wrapper_directories_are_stripped(rules, tmp_path, wrapper):
     archive = bf.write_tar(bf.bad_bundle(), tmp_path / "w.tar.gz", top=wrapper)
     r = triage_path(str(archive), OPTS, rules)
     assert "/var/log/bash.log" in {i.path for i in _by(r, "M23-shell-history")}
-    assert r.coverage["config"]["ns.conf"] == "/nsconfig/ns.conf"
-    assert (r.coverage["source"]["type"] == "support_bundle") is wrapper.endswith(bf.NAME)
+    assert r.coverage.config["ns.conf"] == "/nsconfig/ns.conf"
+    assert (r.coverage.source["type"] == "support_bundle") is wrapper.endswith(bf.NAME)
 
 
 def test_unpacked_bundle_with_another_top_name(rules, tmp_path):
     bf.write_dir(bf.bad_bundle(), tmp_path / "in" / "mybundle")
     r = triage_path(str(tmp_path / "in"), OPTS, rules)
-    assert r.coverage["source"]["type"] == "support_bundle"
+    assert r.coverage.source["type"] == "support_bundle"
     assert {"M23-collector-processes", "NS-LOG-tcpconnstat-ip-mismatch"} <= _ids(r)
 
 
@@ -126,9 +126,9 @@ def test_flat_folder_of_logs_is_still_checked(rules, tmp_path):
     (d / "README.txt").write_text("logs copied by the on-call engineer\n")
     r = triage_path(str(d), OPTS, rules)
     assert {"NS-LOG-aaa-nonascii", "NS-LOG-webshell-request", "M23-shell-history"} <= _ids(r)
-    assert r.coverage["sources"][0]["loose_files"] == 4
-    assert "could not be placed in the appliance tree" in r.coverage["summary"]
-    assert {m["area"] for m in r.coverage["missing"]} >= {"/nsconfig", "/var/netscaler/logon"}
+    assert r.coverage.sources[0]["loose_files"] == 4
+    assert "could not be placed in the appliance tree" in r.coverage.summary
+    assert {m["area"] for m in r.coverage.missing} >= {"/nsconfig", "/var/netscaler/logon"}
 
 
 def test_cluster_bundle_reads_every_node(rules, tmp_path):
@@ -136,11 +136,11 @@ def test_cluster_bundle_reads_every_node(rules, tmp_path):
     archive = bf.write_cluster(tmp_path / "collector_cluster_10.0.0.100_20Nov2026_11_30.tar.gz",
                                {n1: bf.clean_bundle(), n2: bf.bad_bundle()})
     r = triage_path(str(archive), OPTS, rules)
-    assert r.coverage["collector_bundles"] == [n1, n2]
+    assert r.coverage.collector_bundles == (n1, n2)
     assert "NS-LOG-aaa-nonascii" in _ids(r)
-    reasons = " ".join(n["reason"] for n in r.coverage["refused"])
+    reasons = " ".join(n["reason"] for n in r.coverage.refused)
     assert "ONE appliance" in reasons
-    assert [n["path"] for n in r.coverage["refused"] if n["what"] == "nested bundle"] == [
+    assert [n["path"] for n in r.coverage.refused if n["what"] == "nested bundle"] == [
         f"collector_cluster_10.0.0.100_20Nov2026_11_30/{n}.tar.gz" for n in (n1, n2)]
     # the clean node's findings stay silent; the bad node's show up
     assert {i.path for i in _by(r, "M23-shell-history")} == {"/var/log/bash.log"}
@@ -185,7 +185,7 @@ def test_tcpconnstat_one_lead_per_session(rules, tmp_path):
     assert "(5 record(s))" in carol.evidence and carol.line == 12
     dave = next(i for i in hits if "dave jones" in i.evidence)
     assert "Source 203.0.113.68" in dave.evidence
-    assert r.coverage["families"]["log"]["tcpconnstat_records"] == 8
+    assert r.coverage.families["log"]["tcpconnstat_records"] == 8
 
 
 def test_long_lines_do_not_shift_line_numbers(rules, tmp_path):
@@ -200,7 +200,7 @@ def test_bzip2_rotation_and_decompression_cap(rules, tmp_path):
     bomb = gzip.compress(bf.nslog_clean().encode("latin-1") * 2000 + bf.aaa_rejected("\xa3\xe8").encode("latin-1"), mtime=0)
     r = triage_path(str(_nslog_tree(tmp_path, "ns.log.2.gz", bomb)), TriageOptions(max_log_bytes=100_000), rules)
     assert "NS-LOG-aaa-nonascii" not in _ids(r)
-    assert any("first 100000 bytes" in u["reason"] for u in r.coverage["unreadable"])
+    assert any("first 100000 bytes" in u["reason"] for u in r.coverage.unreadable)
 
 
 def test_access_log_normalisation_and_catch_all(rules, tmp_path):
@@ -231,9 +231,9 @@ def test_bundle_plus_separate_web_root_copy_is_one_appliance(rules, tmp_path):
     web = tf.write_dir([s for s in tf.clean_tree() if s.path.startswith("/var/netscaler/")], tmp_path / "web")
     r = triage([str(archive), str(web / "var")], OPTS, rules)
     assert r.indicators == ()
-    missing = {m["area"] for m in r.coverage["missing"]}
+    missing = {m["area"] for m in r.coverage.missing}
     assert "/var/netscaler/logon" not in missing and "/nsconfig" not in missing
-    assert r.coverage["collected_at_source"] == "bundle name"
+    assert r.coverage.collected_at_source == "bundle name"
 
 
 def test_open_source_reports_bundle_for_renamed_archive(tmp_path):
@@ -250,23 +250,23 @@ def test_evidence_folder_holding_the_bundle_archive(rules, tmp_path):
     bf.write_tar(bf.bad_bundle(), case / f"{bf.NAME}.tar.gz")
     (case / "notes.txt").write_text("received from the customer 20 Nov\n")
     r = triage_path(str(case), OPTS, rules)
-    assert r.coverage["source"]["type"] == "support_bundle"
-    assert r.coverage["collected_at"] == "2026-11-20T11:30:00Z"
+    assert r.coverage.source["type"] == "support_bundle"
+    assert r.coverage.collected_at == "2026-11-20T11:30:00Z"
     assert {"NS-LOG-aaa-nonascii", "M23-collector-processes"} <= _ids(r)
     # an unpacked copy beside the archive is read once, not twice
     bf.write_dir(bf.bad_bundle(), case / bf.NAME)
     r2 = triage_path(str(case), OPTS, rules)
     assert len(_by(r2, "M23-shell-history")) == len(_by(r, "M23-shell-history"))
-    assert any(n["what"] == "not read" for n in r2.coverage["refused"])
+    assert any(n["what"] == "not read" for n in r2.coverage.refused)
 
 
 def test_log_time_range_is_iso_when_the_line_has_a_year(rules, tmp_path):
     r = triage_path(str(bf.write_tar(bf.clean_bundle(), tmp_path / f"{bf.NAME}.tar.gz")), OPTS, rules)
-    ns = next(x for x in r.coverage["logs"]["listed"] if x["path"] == "/var/log/ns.log")
+    ns = next(x for x in r.coverage.logs["listed"] if x["path"] == "/var/log/ns.log")
     assert ns["first"] == "2026-11-20T09:00:00Z"
-    acc = next(x for x in r.coverage["logs"]["listed"] if x["path"] == "/var/log/httpaccess.log")
+    acc = next(x for x in r.coverage.logs["listed"] if x["path"] == "/var/log/httpaccess.log")
     assert acc["first"] == "2026-11-20T09:00:00Z"
-    assert "earliest record 2026-11-20T09:00:00Z" in r.coverage["summary"]
+    assert "earliest record 2026-11-20T09:00:00Z" in r.coverage.summary
 
 
 def test_search_commands_are_ignored_per_command_not_per_line(rules, tmp_path):
@@ -290,7 +290,7 @@ def test_floods_are_summarised_not_dumped(rules, tmp_path):
     assert len(shells) == 1 and "[300 answered requests for this URL in all" in shells[0].evidence and shells[0].line == 1
     aaa = [i for i in _by(r, "NS-LOG-aaa-nonascii") if i.path == "/var/log/ns.log"]
     assert len(aaa) == 20
-    log_cov = r.coverage["families"]["log"]
+    log_cov = r.coverage.families["log"]
     assert log_cov["hits_over_cap"] >= 80
     assert any("more than 20 matching lines in /var/log/ns.log" in n for n in log_cov["notes"])
 
@@ -305,8 +305,8 @@ def test_zip_from_a_windows_responder(rules, tmp_path):
         z.write(archive, f"case42/{bf.NAME}.tar.gz")
         z.writestr("case42/notes.txt", "from the customer\n")
     r = triage_path(str(z1), OPTS, rules)
-    assert r.coverage["source"]["type"] == "support_bundle"
-    assert r.coverage["collected_at"] == "2026-11-20T11:30:00Z"
+    assert r.coverage.source["type"] == "support_bundle"
+    assert r.coverage.collected_at == "2026-11-20T11:30:00Z"
     assert {"NS-LOG-aaa-nonascii", "M23-shell-history", "M23-collector-processes"} <= _ids(r)
     # an unpacked bundle zipped on Windows (backslashes, no Unix modes), padded past 1 MB
     z2 = tmp_path / "unpacked.zip"
@@ -316,9 +316,9 @@ def test_zip_from_a_windows_responder(rules, tmp_path):
                 z.writestr(f"{bf.NAME}\\{s.path.lstrip('/')}".replace("/", "\\"), s.data)
         z.writestr("padding.bin", b"\0" * (1024 * 1024 + 1))
     r2 = triage_path(str(z2), OPTS, rules)
-    assert r2.coverage["source"]["type"] == "support_bundle"
+    assert r2.coverage.source["type"] == "support_bundle"
     assert {"NS-LOG-aaa-nonascii", "NS-LOG-tcpconnstat-ip-mismatch"} <= _ids(r2)
-    assert any("zip keeps no owners" in n for n in r2.coverage["metadata"]["notes"])
+    assert any("zip keeps no owners" in n for n in r2.coverage.metadata["notes"])
 
 
 def test_7z_is_refused_with_a_clear_reason(rules, tmp_path):
@@ -360,11 +360,11 @@ def test_input_without_netscaler_artefacts_is_unknown_not_clean(rules, tmp_path)
     r = triage_path(str(d), OPTS, rules)
     assert r.indicators == ()
     assert r.verdict.value == "unknown"
-    assert r.coverage["summary"].startswith("NOT TRIAGED: nothing to triage")
+    assert r.coverage.summary.startswith("NOT TRIAGED: nothing to triage")
     # a folder of logs alone is triage input (logs were examined)
     (d / "ns.log").write_text(bf.aaa_rejected("jdoe"))
     logs_only = triage_path(str(d), OPTS, rules)
-    assert not logs_only.coverage["summary"].startswith("NOT TRIAGED")
+    assert not logs_only.coverage.summary.startswith("NOT TRIAGED")
     assert logs_only.indicators == ()
     # no build in the input: nothing is known about bulletins, so not "not_vulnerable"
     assert logs_only.verdict.value == "unknown"

@@ -33,7 +33,7 @@ def _peak(rules, archive) -> tuple[int, float, int]:
     _cur, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert r.indicators == ()
-    return peak, took, r.coverage["source"]["files"]
+    return peak, took, r.coverage.source["files"]
 
 
 def test_thousands_of_files_stream_in_bounded_memory(tmp_path):

@@ -56,7 +56,7 @@ def test_tar_slip_and_absolute_names_are_refused(rules, tmp_path):
     assert set(os.listdir(tmp_path.parent)) == before  # nothing written next to the input
     r = triage_path(str(archive), OPTS, rules)
     assert r.indicators == ()
-    assert r.coverage["refused_count"] == 3
+    assert r.coverage.refused_count == 3
 
 
 def test_symlink_out_is_not_followed_in_tar_and_directory(rules, tmp_path):
@@ -69,13 +69,13 @@ def test_symlink_out_is_not_followed_in_tar_and_directory(rules, tmp_path):
     ])
     r = triage_path(str(archive), OPTS, rules)
     assert not [i for i in r.indicators if i.check != "known_bad_files"], r.indicators
-    reasons = " ".join(n["reason"] for n in r.coverage["refused"])
+    reasons = " ".join(n["reason"] for n in r.coverage.refused)
     assert "outside" in reasons
     tree = tf.write_dir(tf.clean_tree(), tmp_path / "tree")
     os.symlink(outside, tree / "var/netscaler/logon/LogonPoint/ln.php")
     r = triage_path(str(tree), OPTS, rules)
     assert r.indicators == ()  # the link target's webshell is outside the tree and never read
-    assert any("outside" in n["reason"] for n in r.coverage["refused"])
+    assert any("outside" in n["reason"] for n in r.coverage.refused)
 
 
 def test_device_files_refused(rules, tmp_path):
@@ -94,8 +94,8 @@ def test_huge_member_is_capped_with_a_note(rules, tmp_path):
                            extra_members=[_member("var/tmp/big.bin", big)])
     opts = TriageOptions(collected_at=tf.COLLECTED, max_member_bytes=100_000)
     r = triage_path(str(archive), opts, rules)
-    assert any(n["what"] == "capped" and n["path"] == "/var/tmp/big.bin" for n in r.coverage["refused"])
-    assert any(u["path"] == "/var/tmp/big.bin" for u in r.coverage["unreadable"])
+    assert any(n["what"] == "capped" and n["path"] == "/var/tmp/big.bin" for n in r.coverage.refused)
+    assert any(u["path"] == "/var/tmp/big.bin" for u in r.coverage.unreadable)
 
 
 def test_truncated_gzip_is_reported_not_fatal(rules, tmp_path):
@@ -106,9 +106,9 @@ def test_truncated_gzip_is_reported_not_fatal(rules, tmp_path):
     cut.write_bytes(data[: len(data) // 2])
     r = triage_path(str(cut), OPTS, rules)
     assert r.status is HostStatus.OK
-    damaged = [n for n in r.coverage["refused"] if n["what"] == "archive damaged"]
+    damaged = [n for n in r.coverage.refused if n["what"] == "archive damaged"]
     assert damaged and "later members not read" in damaged[0]["reason"]
-    assert r.coverage["source"]["entries"] > 0
+    assert r.coverage.source["entries"] > 0
 
 
 def test_truncated_plain_tar_is_not_fatal(rules, tmp_path):
@@ -117,8 +117,8 @@ def test_truncated_plain_tar_is_not_fatal(rules, tmp_path):
     cut = tmp_path / "cut.tar"
     cut.write_bytes(data[: len(data) // 2 + 100])
     r = triage_path(str(cut), OPTS, rules)
-    assert r.coverage["source"]["entries"] > 0
-    assert r.coverage["refused"] or r.coverage["unreadable"]
+    assert r.coverage.source["entries"] > 0
+    assert r.coverage.refused or r.coverage.unreadable
 
 
 def test_not_a_tar_gz_at_all(rules, tmp_path):
@@ -127,7 +127,7 @@ def test_not_a_tar_gz_at_all(rules, tmp_path):
     r = triage_path(str(junk), OPTS, rules)
     assert r.indicators == ()
     assert r.status in (HostStatus.OK, HostStatus.ERROR)
-    assert r.coverage["refused"] or r.error
+    assert r.coverage.refused or r.error
 
 
 def test_support_bundle_layout_and_collection_time(rules, tmp_path):
@@ -136,17 +136,17 @@ def test_support_bundle_layout_and_collection_time(rules, tmp_path):
     bundle_specs.append(tf.f("/shell/ps.out", "USER PID COMMAND\nroot 1 /sbin/init\n"))
     archive = tf.write_tar(bundle_specs, tmp_path / f"{name}.tar.gz", top=name)
     r = triage_path(str(archive), TriageOptions(), rules)
-    assert r.coverage["source"]["type"] == "support_bundle"
-    assert r.coverage["collected_at"] == "2026-11-20T11:30:00Z"
-    assert r.coverage["collected_at_source"] == "bundle name"
+    assert r.coverage.source["type"] == "support_bundle"
+    assert r.coverage.collected_at == "2026-11-20T11:30:00Z"
+    assert r.coverage.collected_at_source == "bundle name"
     paths = {i.path for i in r.indicators}
     assert "/nsconfig/ns.conf" in paths and "/var/log/ns.log.1" in paths
     assert "NS-LOG-aaa-nonascii" in {i.id for i in r.indicators}
-    missing = {m["area"] for m in r.coverage["missing"]}
+    missing = {m["area"] for m in r.coverage.missing}
     assert {"/var/netscaler/logon", "/var/vpn", "/var/tmp", "/netscaler/ns_gui"} <= missing
-    assert any("collect the missing areas" in s for s in r.coverage["next_steps"])
-    assert r.coverage["families"]["timestomp"]["status"] == "not checked"
-    assert "tar keeps mode" in " ".join(r.coverage["metadata"]["notes"])
+    assert any("collect the missing areas" in s for s in r.coverage.next_steps)
+    assert r.coverage.families["timestomp"]["status"] == "not checked"
+    assert "tar keeps mode" in " ".join(r.coverage.metadata["notes"])
     assert bundle_time_from_name("collector_10.1.1.1_3Jan2026_07_05.tar.gz").isoformat() == "2026-01-03T07:05:00+00:00"
 
 
@@ -154,7 +154,7 @@ def test_directory_copy_of_var_only(rules, tmp_path):
     tf.write_dir([s for s in tf.compromised_tree() if s.path.startswith("/var/")], tmp_path / "tree")
     r = triage_path(str(tmp_path / "tree" / "var"), OPTS, rules)
     assert "/var/netscaler/logon/LogonPoint/uiareas/linux/adminupevents.php" in {i.path for i in r.indicators}
-    assert "/nsconfig" in {m["area"] for m in r.coverage["missing"]}
+    assert "/nsconfig" in {m["area"] for m in r.coverage.missing}
 
 
 def test_disk_image_without_extra_says_so(rules, tmp_path):
@@ -203,8 +203,8 @@ def test_unpacked_support_bundle_directory(rules, tmp_path):
     specs.append(tf.f("/shell/uptime.out", "up 3 days\n"))
     tf.write_dir(specs, tmp_path / "unpacked" / name)
     r = triage_path(str(tmp_path / "unpacked"), TriageOptions(), rules)
-    assert r.coverage["source"]["type"] == "support_bundle"
-    assert r.coverage["collected_at"] == "2026-11-20T11:30:00Z"
+    assert r.coverage.source["type"] == "support_bundle"
+    assert r.coverage.collected_at == "2026-11-20T11:30:00Z"
     assert r.indicators == ()
     assert r.build is not None and r.build.candidates == ("14.1-47.46",)
     entries, _notes = _entries(tmp_path / "unpacked")
@@ -255,6 +255,6 @@ def test_disk_image_adapter_with_a_stand_in_dissect(rules, tmp_path, monkeypatch
     img = tmp_path / "da0.img"
     img.write_bytes(b"\x00" * 1024)
     r = triage_path(str(img), OPTS, rules)
-    assert r.coverage["source"]["type"] == "image"
+    assert r.coverage.source["type"] == "image"
     ids = {i.id for i in r.indicators}
     assert {"NL-IMG-webshell-strings", "NL-IMG-portal-exfil", "NS-LOG-aaa-nonascii"} <= ids

@@ -244,7 +244,7 @@ def _demo_live(fmt: str, check: bool) -> None:
     if fmt == "table":
         for d in shown:
             r = d.result
-            live_cov = (r.coverage or {}).get("live") or {}
+            live_cov = (r.coverage.live if r.coverage is not None else None) or {}
             build = f"{r.build.release}-{r.build.build}" if r.build is not None else "build unknown"
             typer.echo(f"{d.app.name}  {clean(r.target, 80)}  {build}  verdict {r.verdict.value}  "
                        f"{len(r.indicators)} indicator(s)  (login: {live_cov.get('login')}, "

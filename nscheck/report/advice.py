@@ -200,8 +200,8 @@ def host_steps(r: HostResult) -> list[Step]:
         steps.append(Step(ASSESS, "Check for compromise even after patching (NCSC advice: the bulletin is exploited in "
                                   "the wild): collect artefacts from the appliance and run "
                                   f"`nscheck triage ARTEFACTS --name {_quote(name)}`."))
-    if r.kind == "triage" and isinstance(r.coverage, dict):
-        steps += [Step(INFO, sentence(clean(x, 600))) for x in r.coverage.get("next_steps") or ()]
+    if r.kind == "triage" and r.coverage is not None:
+        steps += [Step(INFO, sentence(clean(x, 600))) for x in r.coverage.next_steps or ()]
     if not steps:
         steps.append(Step(INFO, _nothing(r)))
     order = {p: n for n, p in enumerate(_PHASE_ORDER)}

@@ -350,7 +350,7 @@ class EcsWriter:
                         for s in r.skipped],
         }
         if r.kind == "triage":
-            cov["artefacts"] = r.coverage or {}
+            cov["artefacts"] = r.coverage.to_dict() if r.coverage is not None else {}
         held = docs_of(r, "held_open")
         st = state_of(r)
         if st or held:

@@ -35,7 +35,6 @@ from nscheck.report.order import (
 from nscheck.report.text import (
     LOW_CONFIDENCE_LABEL,
     OPEN_VERDICTS,
-    as_dict,
     build_text,
     clean,
     fix_to,
@@ -170,15 +169,13 @@ def _state_fields(r: HostResult) -> dict[str, int]:
 
 def _triage_gaps(r: HostResult) -> int:
     """How many things a triage could not look at (missing areas, families not run, unreadable files)."""
-    cov = as_dict(r.coverage)
+    cov = r.coverage
     if not cov:
         return 1
-    fams = as_dict(cov.get("families"))
-    n = len(cov.get("missing") or ())
-    n += sum(1 for f in fams.values() if isinstance(f, dict) and f.get("status") in ("not checked", "skipped", "partial"))
-    unreadable = cov.get("unreadable_count")
-    n += unreadable if isinstance(unreadable, int) else len(cov.get("unreadable") or ())
-    return n + (1 if cov.get("error") else 0)
+    n = len(cov.missing or ())
+    n += sum(1 for f in (cov.families or {}).values() if f.get("status") in ("not checked", "skipped", "partial"))
+    n += cov.unreadable_count if cov.unreadable_count is not None else len(cov.unreadable or ())
+    return n + (1 if cov.error else 0)
 
 
 def _e(s: object) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from nscheck.model import (
     AdvisoryResult,
+    Coverage,
     FindingKind,
     HostResult,
     HostVerdict,
@@ -449,14 +450,14 @@ def _changes(r: HostResult) -> list[str]:
 def _triage_section(r: HostResult) -> list[str]:
     """What the triage looked at and, as prominently, what it could not look at."""
     out = ["## Artefacts examined", ""]
-    cov = as_dict(r.coverage)
+    cov = r.coverage
     if not cov:
         out += ["No coverage information: nscheck cannot say what was looked at. Treat the result as "
                 "incomplete, not as clean.", ""]
         return out
-    if cov.get("summary"):
-        out += [md_cell(cov["summary"], 3000), ""]
-    src = as_dict(cov.get("source"))
+    if cov.summary:
+        out += [md_cell(cov.summary, 3000), ""]
+    src = cov.source or {}
     if src:
         counts = []
         if isinstance(src.get("entries"), int):
@@ -469,33 +470,33 @@ def _triage_section(r: HostResult) -> list[str]:
             counts.append(f"{src['duration_s']} s")
         out.append(f"- Source: {md_cell(src.get('path'), 300)} ({md_cell(src.get('type') or '?')})"
                    + (f": {', '.join(counts)}" if counts else ""))
-    sources = [x for x in cov.get("sources") or () if isinstance(x, dict)]
+    sources = list(cov.sources or ())
     if len(sources) > 1:
         for x in sources[:_LIST_CAP]:
             out.append(f"  - {md_cell(x.get('path'), 300)} ({md_cell(x.get('type'))}"
                        + (", support bundle" if x.get("support_bundle") else "") + ")")
-    bundles = [str(b) for b in cov.get("collector_bundles") or ()]
+    bundles = list(cov.collector_bundles or ())
     if bundles:
         out.append(f"- Collector bundles: {md_cell(', '.join(bundles[:_LIST_CAP]), 500)}")
-    if cov.get("collector_shell_outputs"):
-        out.append(f"- Collector shell outputs (live commands run on the appliance): {md_cell(cov['collector_shell_outputs'])}")
-    if "collected_at" in cov:
-        out.append(f"- Collected at: {md_cell(cov.get('collected_at') or 'unknown')}"
-                   + (f" (from {md_cell(cov['collected_at_source'])})" if cov.get("collected_at_source") else "")
+    if cov.collector_shell_outputs:
+        out.append(f"- Collector shell outputs (live commands run on the appliance): {md_cell(cov.collector_shell_outputs)}")
+    if cov.has("collected_at"):
+        out.append(f"- Collected at: {md_cell(cov.collected_at or 'unknown')}"
+                   + (f" (from {md_cell(cov.collected_at_source)})" if cov.collected_at_source else "")
                    + ": the reference time for the recent-change and timestomp checks")
-    meta = as_dict(cov.get("metadata"))
+    meta = cov.metadata or {}
     if meta:
         kept = ", ".join(f"{k} {_yes_no(meta.get(k))}" for k in ("mode", "owner", "mtime", "ctime", "birthtime")
                          if k in meta)
         out.append(f"- File metadata in the artefacts: {kept}")
         for n in meta.get("notes") or ():
             out.append(f"  - {md_cell(n, 400)}")
-    conf = as_dict(cov.get("config"))
+    conf = cov.config or {}
     if conf.get("ns.conf"):
         out.append(f"- Configuration: {md_cell(conf['ns.conf'])}" + (f" ({md_cell(conf['header'])})" if conf.get("header") else ""))
     out.append("")
 
-    fams = {k: v for k, v in (cov.get("families") or {}).items() if isinstance(v, dict)}
+    fams = {k: v for k, v in (cov.families or {}).items() if isinstance(v, dict)}
     if fams:
         out += ["### What was checked", "",
                 "| check family | status | rules | entries examined | hits | notes |", "|---|---|---|---|---|---|"]
@@ -523,7 +524,7 @@ def _triage_section(r: HostResult) -> list[str]:
                     "every check family ran."]
     out.append("")
 
-    logs = as_dict(cov.get("logs"))
+    logs = cov.logs or {}
     listed = [x for x in logs.get("listed") or () if isinstance(x, dict)]
     if listed:
         out += ["### Logs read", "", "| log | lines | first | last |", "|---|---|---|---|"]
@@ -535,7 +536,9 @@ def _triage_section(r: HostResult) -> list[str]:
             out += ["", f"Note: {md_cell(logs['note'], 300)}."]
         out.append("")
 
-    other = {k: v for k, v in cov.items() if k not in _KNOWN_COVERAGE}
+    # keys this report has no section for, and values of a saved result it could not read as typed
+    untyped = {k for k, _ in cov.other}
+    other = {k: v for k, v in cov.to_dict().items() if k not in _KNOWN_COVERAGE or k in untyped}
     if other:
         out += ["### Other coverage facts", ""]
         out += [f"- {md_cell(k)}: {md_cell(_flat(v), 300)}" for k, v in sorted(other.items())]
@@ -551,11 +554,11 @@ def _flat(v: Any) -> str:
     return str(v)
 
 
-def _coverage_gaps(cov: dict[str, Any], fams: dict[str, dict[str, Any]]) -> list[str]:
+def _coverage_gaps(cov: Coverage, fams: dict[str, dict[str, Any]]) -> list[str]:
     out: list[str] = []
-    if cov.get("error"):
-        out.append(f"- **The artefacts could not be read**: {md_cell(cov['error'], 500)}")
-    for e in cov.get("errors") or ():
+    if cov.error:
+        out.append(f"- **The artefacts could not be read**: {md_cell(cov.error, 500)}")
+    for e in cov.errors or ():
         out.append(f"- **Source error**: {md_cell(e, 500)}")
     for name in sorted(fams):
         f = fams[name]
@@ -564,38 +567,37 @@ def _coverage_gaps(cov: dict[str, Any], fams: dict[str, dict[str, Any]]) -> list
             continue
         why = f.get("reason") or ("no artefact this family examines was present" if status == "nothing to examine" else "")
         out.append(f"- Check family **{md_cell(name)}**: {md_cell(status)}" + (f": {md_cell(why, 400)}" if why else ""))
-    for m in cov.get("missing") or ():
+    for m in cov.missing or ():
         if isinstance(m, dict):
             out.append(f"- Not in the artefacts: **{md_cell(m.get('area'))}**, so unchecked: {md_cell(m.get('unchecked'), 300)}")
         else:
             out.append(f"- Not in the artefacts: {md_cell(m)}")
-    meta = as_dict(cov.get("metadata"))
+    meta = cov.metadata or {}
     lost = [k for k in ("mode", "owner", "ctime", "birthtime") if meta.get(k) is False]
     if lost:
         out.append(f"- File metadata missing from this copy: {', '.join(lost)} (timestomp and permission checks "
                    "need them; a stat listing or a disk image keeps them)")
-    unreadable = [x for x in cov.get("unreadable") or () if isinstance(x, dict)]
-    n_unr = cov.get("unreadable_count") if isinstance(cov.get("unreadable_count"), int) else len(unreadable)
+    unreadable = list(cov.unreadable or ())
+    n_unr = cov.unreadable_count if cov.unreadable_count is not None else len(unreadable)
     if n_unr:
         out.append(f"- {n_unr} file(s) could not be read:")
         out += [f"  - {md_cell(x.get('path'))}: {md_cell(x.get('reason'), 300)}" for x in unreadable[:_LIST_CAP]]
         if n_unr > min(len(unreadable), _LIST_CAP):
             out.append(f"  - (and {n_unr - min(len(unreadable), _LIST_CAP)} more)")
-    refused = list(cov.get("refused") or ())
-    n_ref = cov.get("refused_count") if isinstance(cov.get("refused_count"), int) else len(refused)
+    refused = list(cov.refused or ())
+    n_ref = cov.refused_count if cov.refused_count is not None else len(refused)
     if n_ref:
         out.append(f"- {n_ref} archive member(s) refused (unsafe path, link, device or too large):")
         out += [f"  - {md_cell(x, 300)}" for x in refused[:_LIST_CAP]]
         if n_ref > min(len(refused), _LIST_CAP):
             out.append(f"  - (and {n_ref - min(len(refused), _LIST_CAP)} more)")
-    if cov.get("content_truncated_files"):
-        out.append(f"- {cov['content_truncated_files']} large file(s) were content-checked only in their first part")
-    extras = as_dict(cov.get("extras"))
+    if cov.content_truncated_files:
+        out.append(f"- {cov.content_truncated_files} large file(s) were content-checked only in their first part")
+    extras = cov.extras or {}
     for name, st in sorted(extras.items()):
         if st != "available":
             out.append(f"- Optional extra **{md_cell(name)}**: {md_cell(st)}")
-    logs = cov.get("logs") if isinstance(cov.get("logs"), dict) else None
-    if logs is not None and not logs.get("files"):
+    if cov.logs is not None and not cov.logs.get("files"):
         out.append("- No log files were found: the log checks had nothing to read")
     return out
 

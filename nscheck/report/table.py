@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nscheck.model import HostResult
+from nscheck.model import Coverage, HostResult
 from nscheck.report.base import RunInfo, RunSummary
 from nscheck.report.order import DEFAULT_SORT, key_of, sort_keyed, sort_results
 from nscheck.report.text import (
@@ -318,14 +318,17 @@ def triage_details(results: Sequence[HostResult], console: Console | None = None
             say(f"  {i.severity.value:8} {i.confidence.value:6} {clean(i.check, 18):18} {clean(i.id, 60)}  "
                 f"{clean(where, 300)}")
             say(f"      {clean(i.evidence, 500)}")
-        cov = r.coverage or {}
-        for cut in (cov.get("budgets") or {}).get("cut", []):
+        cov = r.coverage or Coverage()
+        for cut in (cov.budgets or {}).get("cut", []):
             say(f"  CUT SHORT: {clean(cut, 300)}")
-        for m in cov.get("missing", []):
-            say(f"  not collected: {clean(m.get('area'))} ({clean(m.get('unchecked'))})")
-        for fam, st in sorted((cov.get("families") or {}).items()):
+        for m in cov.missing or ():
+            if isinstance(m, dict):
+                say(f"  not collected: {clean(m.get('area'))} ({clean(m.get('unchecked'))})")
+            else:  # an older saved result: the area alone
+                say(f"  not collected: {clean(m)}")
+        for fam, st in sorted((cov.families or {}).items()):
             if st.get("status") not in ("checked",):
                 reason = ": " + clean(st["reason"]) if st.get("reason") else ""
                 say(f"  {clean(fam, 40)}: {clean(st.get('status'), 40)}{reason}")
-        for step in cov.get("next_steps", []):
+        for step in cov.next_steps or ():
             say(f"  next: {clean(step, 500)}")

@@ -446,7 +446,7 @@ def triage_collection(col: Collection, opts: Any, rules: Any, sigdir: Path | Non
     import dataclasses
 
     from nscheck.build import BuildError, parse_build
-    from nscheck.model import BuildInfo, Confidence, Evidence, HostResult, HostStatus, Skipped
+    from nscheck.model import BuildInfo, Confidence, Coverage, Evidence, HostResult, HostStatus, Skipped
     from nscheck.triage.context import iso
     from nscheck.triage.runner import triage
 
@@ -488,13 +488,13 @@ def triage_collection(col: Collection, opts: Any, rules: Any, sigdir: Path | Non
             summary = (f"NOT TRIAGED: {reason}. {hint}Or collect a support bundle and run nscheck triage on it.")
         return HostResult(target=url, status=status, error=error, kind="triage", build=build_info,
                           skipped=(Skipped("triage", error),), started=iso(col.started.timestamp()),
-                          coverage={"summary": summary, "source": {"path": url, "type": "live"}, "live": live,
-                                    "error": error},
+                          coverage=Coverage.from_dict({"summary": summary, "source": {"path": url, "type": "live"},
+                                                       "live": live, "error": error}),
                           extra={"source": url, "collected_at": iso(col.started.timestamp())})
     src = LiveSource(label=url, kind="live", has_ctime=True, has_birthtime=True, collection=col)
     topts = dataclasses.replace(opts, name=url, collected_at=opts.collected_at or col.started)
     result = triage([src], topts, rules, sigdir)
-    cov = dict(result.coverage or {})
+    cov: dict[str, Any] = result.coverage.to_dict() if result.coverage is not None else {}
     live["checks_run_live"] = sorted(n for n, st in (cov.get("families") or {}).items()
                                      if st.get("status") in ("checked", "partial"))
     cov["live"] = live
@@ -506,7 +506,7 @@ def triage_collection(col: Collection, opts: Any, rules: Any, sigdir: Path | Non
         cov["summary"] = "INCOMPLETE COLLECTION: " + why + ". " + cov.get("summary", "")
     if result.build is None and build_info is not None:
         result = dataclasses.replace(result, build=build_info)
-    return dataclasses.replace(result, coverage=cov, error=result_error,
+    return dataclasses.replace(result, coverage=Coverage.from_dict(cov), error=result_error,
                                status=HostStatus.ERROR if result_error else result.status,
                                extra={**result.extra, "source": url})
 
@@ -651,11 +651,11 @@ def start_triage(targets: list[SshTarget], cs: SshCommandSet, auth: SshAuth, opt
             try:
                 col = fut.result()
             except Exception as e:
-                from nscheck.model import HostResult, HostStatus
+                from nscheck.model import Coverage, HostResult, HostStatus
 
                 out.set_result(HostResult(target=url, status=HostStatus.ERROR, error=str(e), kind="triage",
-                                          coverage={"summary": f"NOT TRIAGED: {e}",
-                                                    "source": {"path": url, "type": "live"}}))
+                                          coverage=Coverage.from_dict({"summary": f"NOT TRIAGED: {e}",
+                                                                       "source": {"path": url, "type": "live"}})))
                 return
             try:
                 out.set_result(triage_collection(col, opts, rules, sigdir))

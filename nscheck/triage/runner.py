@@ -31,6 +31,7 @@ from nscheck.build import Build, BuildError, parse_build
 from nscheck.model import (
     BuildInfo,
     Confidence,
+    Coverage,
     Evidence,
     HostResult,
     HostStatus,
@@ -746,8 +747,8 @@ def triage(paths: Sequence[str | Source], opts: TriageOptions, rules: TriageRule
         msg = "; ".join(errors)
         return HostResult(target=target, status=HostStatus.ERROR, error=msg, kind="triage",
                           skipped=tuple(Skipped("triage", e, SkipKind.DATA_ERROR) for e in errors), started=iso(started.timestamp()),
-                          coverage={"source": {"path": label, "type": "unavailable"}, "error": msg,
-                                    "next_steps": ["check the path, or install the extra named in the error"]},
+                          coverage=Coverage.from_dict({"source": {"path": label, "type": "unavailable"}, "error": msg,
+                                                       "next_steps": ["check the path, or install the extra named in the error"]}),
                           extra={"source": label})
     tmpdir = Path(tempfile.mkdtemp(prefix="nscheck-triage-"))
     run = _Run(rules, opts, sources[0], tmpdir)
@@ -814,6 +815,6 @@ def triage(paths: Sequence[str | Source], opts: TriageOptions, rules: TriageRule
     return HostResult(
         target=target, status=HostStatus.ERROR if error else HostStatus.OK, error=error, product=product,
         build=build_info, advisories=advisories, indicators=indicators, remediation=remediation,
-        duration_ms=int(duration * 1000), skipped=tuple(skipped), kind="triage", coverage=coverage,
+        duration_ms=int(duration * 1000), skipped=tuple(skipped), kind="triage", coverage=Coverage.from_dict(coverage),
         started=iso(started.timestamp()), extra={"source": label, "collected_at": coverage["collected_at"]},
     )

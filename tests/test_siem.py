@@ -386,10 +386,16 @@ def test_hec_slow_answers_do_not_stall_the_scan(lab, hec, tmp_path, capsys) -> N
 
 def test_hec_down_spools_and_next_run_delivers(lab, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("NSCHECK_HEC_TOKEN", TOKEN)
-    h = Hec()
-    url = h.url
-    h.stop()  # the collector is down for the first run
-    code, err, first = _hec_scan(lab, tmp_path, capsys, url)
+    # The collector is down for the first run: the port is bound but not listening, so connections
+    # are refused and no outgoing connection of the scan can take the port as its own source port
+    # (then the collector could not come back on it).
+    down = socket.socket()
+    down.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{down.getsockname()[1]}"
+    try:
+        code, err, first = _hec_scan(lab, tmp_path, capsys, url)
+    finally:
+        down.close()
     assert code == 74, err
     assert "spooled" in err and TOKEN not in err
     spooled = [f for f in (tmp_path / "spool").iterdir()]
